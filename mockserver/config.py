@@ -1,0 +1,225 @@
+"""The mock's configuration: one frozen object built from defaults, then a file, then env vars.
+
+The defaults work out of the box: ``serve`` prints them, and the README's walk-through uses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+
+ENV_PREFIX = "CHATIMG_"
+
+
+@dataclass(frozen=True)
+class GeweDevice:
+    """A GeWe device (appId) and the WeChat account logged in on it."""
+
+    app_id: str
+    wxid: str
+    online: bool = True
+
+
+@dataclass(frozen=True)
+class GeweConfig:
+    tokens: tuple[str, ...] = ("gewe-mock-token",)
+    devices: tuple[GeweDevice, ...] = (
+        GeweDevice(app_id="wx_MockDevice00000000001", wxid="wxid_mockbot0000001"),
+    )
+    # No public capture of this failure exists (vendor notes 1.3), so its text is a setting.
+    no_such_type_message: str = "该图片没有{kind}图片"
+    file_url_ttl_seconds: int = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class WidInstance:
+    """A WeChat instance (wId) and the account (wcId) logged in on it."""
+
+    w_id: str
+    wc_id: str
+
+
+@dataclass(frozen=True)
+class WidConfig:
+    authorizations: tuple[str, ...] = ("wid-mock-authorization",)
+    instances: tuple[WidInstance, ...] = (
+        WidInstance(w_id="00000171-0504-4e11-0005-89183b61f7e4", wc_id="wxid_wl9qchkanp9u22"),
+    )
+    # The local document answers the URL as a string, the public one as {"url": ...}.
+    data_shape: str = "string"
+
+
+@dataclass(frozen=True)
+class LarkApp:
+    """A Lark app, with the tenant state that some error codes depend on."""
+
+    app_id: str
+    app_secret: str
+    bot_enabled: bool = True
+    tenant_master_key_deleted: bool = False
+    tenant_storage_error: bool = False
+
+
+@dataclass(frozen=True)
+class LarkErrorOverride:
+    """Replaces the status or text of a Lark error whose real reply is not confirmed."""
+
+    status: int | None = None
+    msg: str | None = None
+
+
+@dataclass(frozen=True)
+class LarkConfig:
+    apps: tuple[LarkApp, ...] = (
+        LarkApp(app_id="cli_mock0000000000a1", app_secret="mock-secret-a"),
+        LarkApp(app_id="cli_mock0000000000b2", app_secret="mock-secret-b"),
+    )
+    token_ttl_seconds: int = 7200
+    error_overrides: Mapping[int, LarkErrorOverride] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    host: str = "127.0.0.1"
+    port: int = 4010
+    # Base of the URLs the mock hands out (fileUrl, getMsgImg data); None: the request's host.
+    public_url: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    # Hosts whose imgUrl the mock may really fetch; any other URL gets a placeholder image.
+    fetch_allow_hosts: tuple[str, ...] = ()
+    gewe: GeweConfig = field(default_factory=GeweConfig)
+    wid: WidConfig = field(default_factory=WidConfig)
+    lark: LarkConfig = field(default_factory=LarkConfig)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None,
+             env: Mapping[str, str] | None = None) -> MockConfig:
+        """Defaults, then the file at ``path`` (or ``$CHATIMG_CONFIG``), then ``CHATIMG_*`` vars."""
+        env = os.environ if env is None else env
+        path = path or env.get(ENV_PREFIX + "CONFIG")
+        settings: dict[str, Any] = _read_file(Path(path)) if path else {}
+        config = _build(cls, settings, "config")
+        return config.with_env(env)
+
+    def with_env(self, env: Mapping[str, str]) -> MockConfig:
+        """Apply the ``CHATIMG_*`` variables a user would set for one run."""
+        def get(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name) or None
+
+        config = self
+        if value := get("HOST"):
+            config = dataclasses.replace(config, host=value)
+        if value := get("PORT"):
+            config = dataclasses.replace(config, port=_to_int(value, ENV_PREFIX + "PORT"))
+        if value := get("PUBLIC_URL"):
+            config = dataclasses.replace(config, public_url=value.rstrip("/"))
+        if value := get("FETCH_ALLOW_HOSTS"):
+            hosts = tuple(h.strip() for h in value.split(",") if h.strip())
+            config = dataclasses.replace(config, fetch_allow_hosts=hosts)
+        if value := get("GEWE_TOKEN"):
+            config = dataclasses.replace(config, gewe=dataclasses.replace(config.gewe, tokens=(value,)))
+        if value := get("WID_AUTHORIZATION"):
+            config = dataclasses.replace(
+                config, wid=dataclasses.replace(config.wid, authorizations=(value,)))
+        app_id, secret = get("LARK_APP_ID"), get("LARK_APP_SECRET")
+        if app_id or secret:
+            first = config.lark.apps[0]
+            app = dataclasses.replace(first, app_id=app_id or first.app_id,
+                                      app_secret=secret or first.app_secret)
+            config = dataclasses.replace(
+                config, lark=dataclasses.replace(config.lark, apps=(app, *config.lark.apps[1:])))
+        return config
+
+    def credentials(self) -> dict[str, Any]:
+        """What a user needs to call the mock, as ``serve`` prints it."""
+        return {
+            "gewe": {"X-GEWE-TOKEN": self.gewe.tokens[0],
+                     "appIds": [d.app_id for d in self.gewe.devices]},
+            "wid": {"Authorization": self.wid.authorizations[0],
+                    "wIds": [i.w_id for i in self.wid.instances]},
+            "lark": [{"app_id": a.app_id, "app_secret": a.app_secret} for a in self.lark.apps],
+        }
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix or 'YAML'}: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top")
+    return loaded
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], settings: Any, where: str) -> T:
+    """Build a config dataclass from a mapping, refusing unknown keys with their place."""
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}")
+    values = {name: _convert(fields[name].type, value, f"{where}.{name}")
+              for name, value in settings.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+_NESTED = {"GeweConfig": GeweConfig, "WidConfig": WidConfig, "LarkConfig": LarkConfig}
+_ITEMS = {"tuple[GeweDevice, ...]": GeweDevice, "tuple[WidInstance, ...]": WidInstance,
+          "tuple[LarkApp, ...]": LarkApp}
+
+
+def _convert(type_name: Any, value: Any, where: str) -> Any:
+    type_name = str(type_name)
+    if type_name in _NESTED:
+        return _build(_NESTED[type_name], value, where)
+    if type_name in _ITEMS:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        return tuple(_build(_ITEMS[type_name], item, f"{where}[{i}]") for i, item in enumerate(value))
+    if type_name == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings")
+        return tuple(value)
+    if type_name == "Mapping[int, LarkErrorOverride]":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must map error codes to {{status, msg}}")
+        return {_to_int(code, where): _build(LarkErrorOverride, item, f"{where}.{code}")
+                for code, item in value.items()}
+    if type_name == "int" or type_name == "int | None" and value is not None:
+        return _to_int(value, where)
+    if type_name == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false")
+    if type_name.startswith("str") and value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    return value
+
+
+def _to_int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a whole number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a whole number, not {value!r}") from None

@@ -1,0 +1,120 @@
+"""What the mock remembers between calls. Plain frozen data, so any store backend can keep it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One stored copy of an image (HD, normal, thumbnail or the original upload)."""
+
+    digest: str
+    length: int
+    width: int
+    height: int
+    content_type: str
+    md5: str
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image a vendor holds: sent by the bot or received from a user."""
+
+    kind: ClassVar[str] = "image"
+
+    vendor: str
+    image_id: str
+    owner: str
+    variants: Mapping[str, Variant]
+    aes_key: str = ""
+    image_type: str = "message"
+    origin: str = "sent"
+    created_at: float = 0.0
+    deleted: bool = False
+
+    @property
+    def key(self) -> str:
+        return image_key(self.vendor, self.image_id)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StoredImage:
+        variants = {name: Variant(**v) for name, v in data["variants"].items()}
+        return cls(**{**data, "variants": variants})
+
+
+def image_key(vendor: str, image_id: str) -> str:
+    return f"{vendor}:{image_id}"
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A download link the mock handed out (GeWe fileUrl, wid image URL)."""
+
+    kind: ClassVar[str] = "file"
+
+    file_id: str
+    digest: str
+    content_type: str
+    filename: str
+    expires_at: float | None = None
+
+    @property
+    def key(self) -> str:
+        return self.file_id
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A Lark tenant_access_token."""
+
+    kind: ClassVar[str] = "token"
+
+    token: str
+    app_id: str
+    issued_at: float
+    expires_at: float
+
+    @property
+    def key(self) -> str:
+        return self.token
+
+
+@dataclass(frozen=True)
+class ImageMessage:
+    """An image message that crossed the mock, in either direction."""
+
+    kind: ClassVar[str] = "message"
+
+    vendor: str
+    new_msg_id: int
+    msg_id: int
+    account: str
+    from_user: str
+    to_user: str
+    image_id: str
+    xml: str = ""
+    create_time: int = 0
+    direction: str = "out"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.vendor}:{self.new_msg_id}"
+
+
+Record = StoredImage | FileLink | AccessToken | ImageMessage
+R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage)
+RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (StoredImage, FileLink, AccessToken, ImageMessage)}
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    return asdict(record)
+
+
+def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+    if cls is StoredImage:
+        return StoredImage.from_dict(data)  # type: ignore[return-value]
+    return cls(**data)

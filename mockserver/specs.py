@@ -1,0 +1,95 @@
+"""The specs, read once, and the table of operations the routes are built from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import yaml
+from openapi_core import OpenAPI
+
+from .data_files import data_dir
+from .errors import SpecError
+
+VENDOR_SPECS = ("gewe", "wid", "lark")
+ALL_SPECS = (*VENDOR_SPECS, "admin")
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_spec(name: str) -> dict[str, Any]:
+    """The spec document ``name`` as plain data."""
+    source = data_dir("specs") / f"{name}.yaml"
+    try:
+        document = yaml.load(source.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"cannot read spec {name!r}: {exc}") from exc
+    if not isinstance(document, dict) or "paths" not in document:
+        raise SpecError(f"spec {name!r} is not an OpenAPI document")
+    return document
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a spec, as the router and the validator need it."""
+
+    api: str
+    operation_id: str
+    method: str
+    path: str
+    security: tuple[str, ...]
+    request_media_types: tuple[str, ...]
+
+    @property
+    def flask_rule(self) -> str:
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """A loaded spec: its document, its operations, and openapi-core's view of it."""
+
+    name: str
+    document: dict[str, Any]
+
+    @cached_property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(_operations(self.name, self.document))
+
+    @cached_property
+    def openapi(self) -> OpenAPI:
+        return OpenAPI.from_dict(self.document)
+
+    def operation(self, operation_id: str) -> Operation:
+        for operation in self.operations:
+            if operation.operation_id == operation_id:
+                return operation
+        raise SpecError(f"spec {self.name!r} has no operation {operation_id!r}")
+
+
+def load_spec(name: str) -> ApiSpec:
+    return ApiSpec(name, read_spec(name))
+
+
+def _operations(api: str, document: dict[str, Any]):
+    default_security = document.get("security", [])
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            if "operationId" not in operation:
+                raise SpecError(f"{api}: {method.upper()} {path} has no operationId")
+            security = operation.get("security", default_security)
+            body = operation.get("requestBody", {})
+            yield Operation(
+                api=api,
+                operation_id=operation["operationId"],
+                method=method.upper(),
+                path=path,
+                security=tuple(name for requirement in security for name in requirement),
+                request_media_types=tuple(body.get("content", {})),
+            )

@@ -1,0 +1,26 @@
+"""Everything a handler may touch, built once by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Request
+
+from .clock import Clock
+from .config import MockConfig
+from .store import MemoryStore, Store
+
+
+@dataclass
+class MockState:
+    config: MockConfig
+    store: Store = field(default_factory=MemoryStore)
+    clock: Clock = field(default_factory=Clock)
+
+    def base_url(self, request: Request) -> str:
+        """The origin of URLs the mock hands out: configured, or the one the caller used."""
+        return self.config.public_url or request.host_url.rstrip("/")
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.clock.reset()

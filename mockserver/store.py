@@ -1,0 +1,81 @@
+"""The state store: image bytes by digest, and records by kind and key.
+
+One small interface, so a persistent backend can stand in for the in-memory one. Blobs are
+content-addressed (sha256), so storing the same bytes twice costs nothing and a byte-exact
+round trip is easy to check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from abc import ABC, abstractmethod
+
+from .records import R, Record
+
+
+class Store(ABC):
+    """Where the mock keeps what one call stores and the next call finds."""
+
+    @abstractmethod
+    def put_blob(self, data: bytes) -> str:
+        """Keep ``data``; return its sha256 digest."""
+
+    @abstractmethod
+    def get_blob(self, digest: str) -> bytes | None:
+        """The bytes stored under ``digest``, or None."""
+
+    @abstractmethod
+    def save(self, record: Record) -> None:
+        """Insert or replace ``record`` under its kind and key."""
+
+    @abstractmethod
+    def load(self, cls: type[R], key: str) -> R | None:
+        """The record of type ``cls`` under ``key``, or None."""
+
+    @abstractmethod
+    def records(self, cls: type[R]) -> list[R]:
+        """Every record of type ``cls``, oldest first."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forget everything."""
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class MemoryStore(Store):
+    """The default store: dictionaries in this process, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+        self._records: dict[tuple[str, str], Record] = {}
+        self._lock = threading.Lock()
+
+    def put_blob(self, data: bytes) -> str:
+        digest = digest_of(data)
+        with self._lock:
+            self._blobs.setdefault(digest, bytes(data))
+        return digest
+
+    def get_blob(self, digest: str) -> bytes | None:
+        return self._blobs.get(digest)
+
+    def save(self, record: Record) -> None:
+        with self._lock:
+            self._records.pop((record.kind, record.key), None)  # re-insert: newest last
+            self._records[(record.kind, record.key)] = record
+
+    def load(self, cls: type[R], key: str) -> R | None:
+        return self._records.get((cls.kind, key))  # type: ignore[return-value]
+
+    def records(self, cls: type[R]) -> list[R]:
+        with self._lock:
+            return [r for (kind, _), r in self._records.items() if kind == cls.kind]  # type: ignore[misc]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blobs.clear()
+            self._records.clear()

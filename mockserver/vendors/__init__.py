@@ -1,0 +1,71 @@
+"""One module per vendor: its handlers, its envelope and its codes.
+
+Each module holds everything the mock knows about that vendor; nothing outside it spells a
+GeWe ``ret`` or a Lark ``234005``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flask import Request, Response
+
+from ..errors import RequestProblem, VendorError
+from ..specs import Operation
+from ..state import MockState
+from ..validation import ValidRequest
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request that passed authentication and validation, on its way to a handler."""
+
+    operation: Operation
+    request: Request
+    valid: ValidRequest
+    principal: Any = None
+
+    @property
+    def body(self) -> Any:
+        return self.valid.body
+
+
+Handler = Callable[[Call], Response]
+
+
+class VendorApi(ABC):
+    """The mock's side of one spec."""
+
+    spec_name: ClassVar[str]
+    # Paths under these prefixes that match no operation still get this vendor's envelope.
+    path_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, state: MockState):
+        self.state = state
+
+    @abstractmethod
+    def handlers(self) -> Mapping[str, Handler]:
+        """Handler per operationId; the app checks this covers the spec exactly."""
+
+    def authenticate(self, operation: Operation, request: Request) -> Any:
+        """Check credentials before anything else, as the vendors do; return who is calling."""
+        return None
+
+    @abstractmethod
+    def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:
+        """The vendor's answer to a request that does not match the spec (or no operation)."""
+
+    def finish(self, response: Response) -> Response:
+        """Last touch on every response of this vendor (e.g. a log-id header)."""
+        return response
+
+
+def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None,
+                  content_type: str = "application/json; charset=utf-8") -> Response:
+    """JSON as the vendors send it: UTF-8 text, key order kept, big integers exact."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status, headers=dict(headers or {}), content_type=content_type)

@@ -1,0 +1,73 @@
+"""The wid instance API: getMsgImg.
+
+Replies are ``{"code", "message", "data"}`` with HTTP 200; ``code`` is the string "1000" on
+success and "1001" on failure, as the document's examples show (its table says otherwise;
+the spec records the contradiction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Request, Response
+
+from ..errors import RequestProblem, VendorError
+from ..files import issue_file_url
+from ..specs import Operation
+from ..wechat_cdn import find_image
+from ..wechat_xml import ImageXmlError, parse_image_xml
+from . import Call, Handler, VendorApi, json_response
+
+FAILED = "失败"
+# getMsgImg type -> the stored copy (the public document's optional field)
+IMAGE_TYPES = {0: "normal", 1: "hd"}
+
+
+class WidError(VendorError):
+    """``{"message": ..., "code": "1001", "data": null}`` with HTTP 200."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def to_response(self) -> Response:
+        return json_response({"message": f"{FAILED}: {self.reason}", "code": "1001", "data": None})
+
+
+class WidApi(VendorApi):
+    spec_name = "wid"
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"getMsgImg": self.get_msg_img}
+
+    def authenticate(self, operation: Operation, request: Request) -> str:
+        authorization = request.headers.get("Authorization")
+        if not authorization or authorization not in self.state.config.wid.authorizations:
+            raise WidError("Authorization 无效或已过期")
+        return authorization
+
+    def rejection(self, operation: Operation | None, problem: RequestProblem) -> WidError:
+        if operation is None:
+            return WidError(f"接口不存在: {problem.detail}")
+        if problem.missing and problem.field:
+            return WidError(f"{problem.field} 不可为空")
+        return WidError(problem.detail)
+
+    def get_msg_img(self, call: Call) -> Response:
+        body = call.body
+        if not any(i.w_id == body["wId"] for i in self.state.config.wid.instances):
+            raise WidError(f"实例 {body['wId']} 不存在或未登录")
+        try:
+            ref = parse_image_xml(body["content"])
+        except ImageXmlError as exc:
+            raise WidError(f"content 不是图片消息的XML ({exc})") from exc
+        image = find_image(self.state, "wid", ref)
+        if image is None:
+            raise WidError("图片不存在或已过期")
+        variant = image.variants.get(IMAGE_TYPES[body["type"]])
+        if variant is None:
+            raise WidError("该图片没有高清图片")
+        url = issue_file_url(self.state, variant, base_url=self.state.base_url(call.request),
+                             ttl_seconds=None)
+        data = {"url": url} if self.state.config.wid.data_shape == "object" else url
+        return json_response({"message": "成功", "code": "1000", "data": data})

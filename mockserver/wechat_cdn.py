@@ -1,0 +1,68 @@
+"""WeChat's image CDN as the mock keeps it, shared by GeWe and the wid API.
+
+A received image is stored as WeChat stores it: an optional HD copy, a normal copy and a
+thumbnail, all under one CDN file id, which the message XML names and the download calls
+bring back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from . import images
+from .records import StoredImage, Variant, image_key
+from .state import MockState
+from .wechat_xml import ImageRef
+
+NORMAL_MAX_SIDE = 1080  # WeChat's "normal" copy is a recompressed picture of about this size
+THUMB_MAX_SIDE = 120
+
+
+def new_cdn_file_id() -> str:
+    # Real ids are long hex strings starting 30... (ASN.1-like); only the shape matters here.
+    return "3057020100044b30490201000204" + secrets.token_hex(52)
+
+
+def new_aes_key() -> str:
+    return secrets.token_hex(16)
+
+
+def new_msg_ids() -> tuple[int, int]:
+    """(msgId, newMsgId): about ten digits, and nineteen (past 2^53, as real ids are)."""
+    return secrets.randbelow(9 * 10**8) + 10**9, secrets.randbelow(9 * 10**17) + 10**18
+
+
+def store_variant(state: MockState, data: bytes) -> Variant:
+    info = images.probe(data)
+    digest = state.store.put_blob(data)
+    return Variant(digest=digest, length=len(data), width=info.width, height=info.height,
+                   content_type=info.mime_type, md5=hashlib.md5(data).hexdigest())
+
+
+def wechat_copies(data: bytes, *, hd: bool) -> dict[str, bytes]:
+    """The copies WeChat keeps of a received picture: HD only when asked, always the others."""
+    copies = {"normal": images.downscale(data, NORMAL_MAX_SIDE),
+              "thumb": images.thumbnail(data, THUMB_MAX_SIDE)}
+    if hd:
+        copies["hd"] = data
+    return copies
+
+
+def store_image(state: MockState, *, vendor: str, owner: str, copies: dict[str, bytes],
+                origin: str) -> StoredImage:
+    """Store the copies of one image under a new CDN file id and aeskey."""
+    variants = {name: store_variant(state, data) for name, data in copies.items()}
+    image = StoredImage(vendor=vendor, image_id=new_cdn_file_id(), owner=owner,
+                        variants=variants, aes_key=new_aes_key(), origin=origin,
+                        created_at=state.clock.now())
+    state.store.save(image)
+    return image
+
+
+def find_image(state: MockState, vendor: str, ref: ImageRef) -> StoredImage | None:
+    """The image an XML names; the aeskey must match, as the real CDN needs it to decrypt."""
+    image = state.store.load(StoredImage, image_key(vendor, ref.cdn_url))
+    if image is None or (ref.aes_key and ref.aes_key != image.aes_key):
+        return None
+    return image

@@ -1,0 +1,89 @@
+"""The specs are valid OpenAPI 3.0, and every example in them validates against its schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jsonschema_path import SchemaPath
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate as validate_spec
+
+from mockserver.specs import ALL_SPECS, read_spec
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_spec_passes_openapi_spec_validator(name: str) -> None:
+    validate_spec(read_spec(name))
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_every_operation_has_an_operation_id(name: str) -> None:
+    document = read_spec(name)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("operationId"), f"{method.upper()} {path}"
+
+
+def _examples(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(where, schema, example) for every example of a media type, parameter or schema."""
+    root = SchemaPath.from_dict(document)
+
+    def resolve(node: SchemaPath) -> Any:
+        with node.resolve() as resolved:
+            return resolved.contents
+
+    def walk(node: SchemaPath, where: str) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        contents = resolve(node)
+        if not isinstance(contents, dict):
+            if isinstance(contents, list):
+                for i in range(len(contents)):
+                    yield from walk(node / i, f"{where}[{i}]")
+            return
+        if "schema" in contents and ("example" in contents or "examples" in contents):
+            schema = resolve(node / "schema")
+            if "example" in contents:
+                yield where, schema, contents["example"]
+            for name in contents.get("examples", {}):
+                yield f"{where}.examples.{name}", schema, resolve(node / "examples" / name)["value"]
+        for key in contents:
+            if key not in ("example", "examples"):
+                yield from walk(node / key, f"{where}.{key}")
+
+    yield from walk(root / "paths", "paths")
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_every_example_validates_against_its_schema(name: str) -> None:
+    document = read_spec(name)
+    checked = 0
+    for where, schema, example in _examples(document):
+        resolver_schema = {**schema, "components": document.get("components", {})}
+        validator = OAS30Validator(resolver_schema)
+        errors = [e.message for e in validator.iter_errors(example)]
+        assert not errors, f"{name} {where}: {errors}"
+        checked += 1
+    assert checked > 0
+
+
+def _example_codes(document: dict[str, Any]) -> set[Any]:
+    return {example.get("code") for _, _, example in _examples(document) if isinstance(example, dict)}
+
+
+def test_lark_spec_names_every_documented_error_code() -> None:
+    documented = {234001, 234002, 234005, 234006, 234007, 234008, 234010, 234011, 234041,
+                  234042, 99991661, 99991663, 99991400, 10003, 10014}
+    assert documented <= _example_codes(read_spec("lark"))
+
+
+def test_wid_spec_uses_the_examples_string_codes_and_records_the_contradiction() -> None:
+    document = read_spec("wid")
+    assert {"1000", "1001"} <= _example_codes(document)
+    fields = {c["field"] for c in document["info"]["x-contradictions"]}
+    assert {"code", "msgId", "msg / message", "data"} <= fields
+
+
+def test_gewe_spec_keeps_new_msg_id_as_int64() -> None:
+    sent = read_spec("gewe")["components"]["schemas"]["SentImage"]["properties"]
+    assert sent["newMsgId"] == {**sent["newMsgId"], "type": "integer", "format": "int64"}
