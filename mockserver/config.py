@@ -84,6 +84,8 @@ class LarkConfig:
         LarkApp(app_id="cli_mock0000000000b2", app_secret="mock-secret-b"),
     )
     token_ttl_seconds: int = 7200
+    # Signs tokens so they stay valid across restarts; any string, the same for every worker.
+    token_secret: str = "chatimg-mock-token-secret"
     error_overrides: Mapping[int, LarkErrorOverride] = field(default_factory=dict)
 
 

@@ -6,11 +6,18 @@ import threading
 from types import TracebackType
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app, mock_state
 from .config import MockConfig
 from .state import MockState
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """No access log: the request journal is where tests look, not stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class LiveServer:
@@ -22,7 +29,8 @@ class LiveServer:
     def __init__(self, config: MockConfig | None = None, *, app: Flask | None = None,
                  host: str = "127.0.0.1", port: int = 0):
         self.app = app or create_app(config or MockConfig())
-        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True,
+                                                   request_handler=_QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name=f"mock-{self.port}", daemon=True)
 

@@ -68,18 +68,18 @@ class FileLink:
 
 @dataclass(frozen=True)
 class AccessToken:
-    """A Lark tenant_access_token."""
+    """The Lark tenant_access_token an app was last given (keyed by app)."""
 
     kind: ClassVar[str] = "token"
 
     token: str
     app_id: str
-    issued_at: float
-    expires_at: float
+    issued_at: int
+    expires_at: int
 
     @property
     def key(self) -> str:
-        return self.token
+        return self.app_id
 
 
 @dataclass(frozen=True)
