@@ -40,6 +40,7 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.extensions["chatimg"] = state
 
     apis = [API_CLASSES[name](state) for name in ALL_SPECS]
+    routes: dict[str, tuple[VendorApi, Operation]] = {}
     for api in apis:
         spec = load_spec(api.spec_name)
         validator = RequestValidator(spec)
@@ -51,9 +52,10 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
             view = _view(api, operation, validator, handlers[operation.operation_id])
             app.add_url_rule(operation.flask_rule, operation.operation_id, view,
                              methods=[operation.method])
+            routes[operation.operation_id] = (api, operation)
 
     app.register_error_handler(HTTPException, _http_error_handler(apis))
-    app.register_error_handler(Exception, _unexpected_error_handler(apis))
+    app.register_error_handler(Exception, _unexpected_error_handler(apis, routes))
     return app
 
 
@@ -98,13 +100,17 @@ def _http_error_handler(apis: list[VendorApi]) -> Callable[[HTTPException], Resp
     return handle
 
 
-def _unexpected_error_handler(apis: list[VendorApi]) -> Callable[[Exception], Response]:
+def _unexpected_error_handler(apis: list[VendorApi], routes: dict[str, tuple[VendorApi, Operation]]
+                              ) -> Callable[[Exception], Response]:
     """A bug of the mock still answers in the vendor's envelope, and is logged with its trace."""
 
     def handle(error: Exception) -> Response:
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        api = _api_for_path(apis, request.path)
-        problem = RequestProblem("body", None, "invalid", f"internal error of the mock: {error!r}")
-        return api.finish(api.rejection(None, problem).to_response())
+        rule = request.url_rule
+        api, operation = routes.get(rule.endpoint if rule else "",
+                                    (_api_for_path(apis, request.path), None))
+        problem = RequestProblem("body", None, "invalid",
+                                 f"internal error of the mock: {type(error).__name__}")
+        return api.finish(api.rejection(operation, problem).to_response())
 
     return handle

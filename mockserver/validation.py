@@ -91,7 +91,7 @@ class RequestValidator:
             result = self._openapi.unmarshal_request(_OpenAPIRequest(request, operation))
         except Exception as exc:  # openapi-core asserts on some malformed bodies (multipart)
             raise RequestProblem("body", None, "invalid",
-                                 f"the request body cannot be read: {exc!r}") from exc
+                                 f"the request body cannot be read: {_text(exc)}") from exc
         if result.errors:
             raise _problem(result.errors[0])
         parameters = result.parameters
@@ -116,8 +116,8 @@ def _problem(error: Exception) -> RequestProblem:
     if isinstance(error, request_errors.RequestBodyValidationError):
         return _body_problem(error)
     if isinstance(error, PathError):
-        return RequestProblem("path", None, "invalid", str(error))
-    return RequestProblem("body", None, "invalid", str(error))
+        return RequestProblem("path", None, "invalid", _text(error))
+    return RequestProblem("body", None, "invalid", _text(error))
 
 
 def _body_problem(error: Exception) -> RequestProblem:
@@ -135,8 +135,16 @@ def _body_problem(error: Exception) -> RequestProblem:
                 message = f"{first.instance!r} is not of an allowed type"
             name = f"body field {location}" if location else "the body"
             return RequestProblem("body", location, "invalid", f"{name} is not valid: {message}")
-    detail = str(cause) if cause is not None else str(error)
-    return RequestProblem("body", None, "invalid", f"the request body cannot be read: {detail}")
+    return RequestProblem("body", None, "invalid",
+                          f"the request body cannot be read: {_text(cause or error)}")
+
+
+def _text(error: BaseException) -> str:
+    # openapi-core's deserialisation errors decode the body to describe it, which can fail
+    try:
+        return str(error)
+    except Exception:
+        return type(error).__name__
 
 
 def _missing_property(error: Any) -> str:
@@ -149,4 +157,4 @@ def _cause(error: Exception) -> str:
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue) and list(cause.schema_errors):
         return list(cause.schema_errors)[0].message
-    return str(cause) if cause else str(error)
+    return _text(cause or error)

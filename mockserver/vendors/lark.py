@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import uuid
@@ -164,7 +165,7 @@ class LarkApi(VendorApi):
         now = self.state.clock.now()
         current = self.state.store.load(AccessToken, app.app_id)
         if current is None or current.expires_at - now < TOKEN_REUSE_MIN_SECONDS:
-            issued_at = int(now)
+            issued_at = math.ceil(now)  # so a fresh token reports the full expire
             current = AccessToken(token=self._sign_token(app.app_id, issued_at),
                                   app_id=app.app_id, issued_at=issued_at,
                                   expires_at=issued_at + self.state.config.lark.token_ttl_seconds)

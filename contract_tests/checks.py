@@ -1,0 +1,71 @@
+"""The catalogue of contract checks, shared by the command line and the pytest suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from mockserver.specs import VENDOR_SPECS, load_spec
+
+from .server import check_operation
+from .stateful import gewe_machine, lark_machine, wid_machine
+from .target import Target
+
+PROFILES = {
+    "ci": settings(max_examples=25, stateful_step_count=8, deadline=None, database=None,
+                   suppress_health_check=[HealthCheck.too_slow]),
+    "dev": settings(max_examples=100, stateful_step_count=20, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow]),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One property: ``run`` raises (with a minimal example) when the target breaks it."""
+
+    name: str
+    description: str
+    run: Callable[[Target, settings], None]
+    needs_user_simulation: bool = False
+
+
+def server_checks() -> list[Check]:
+    checks = []
+    for name in VENDOR_SPECS:
+        spec = load_spec(name)
+        for operation in spec.operations:
+            for valid in (True, False):
+                def run(target: Target, hypothesis_settings: settings, spec=spec,
+                        operation=operation, valid=valid) -> None:
+                    check_operation(spec, operation, target, valid=valid,
+                                    hypothesis_settings=hypothesis_settings)
+                checks.append(Check(
+                    name=f"{name}.{operation.operation_id}.{'valid' if valid else 'refused'}",
+                    description=("valid requests get replies the spec allows" if valid else
+                                 "flawed requests get the vendor's error envelope"),
+                    run=run))
+    return checks
+
+
+def stateful_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
+    def machine_check(name: str, make: Callable[[Target], type], description: str,
+                      needs_users: bool) -> Check:
+        def run(target: Target, hypothesis_settings: settings) -> None:
+            run_state_machine_as_test(make(target), settings=hypothesis_settings)
+        return Check(name, description, run, needs_users)
+
+    return [
+        machine_check("gewe.stateful", gewe_machine, "post, receive, forward, download in any "
+                      "order: bytes, md5 and sizes agree; nothing is lost", False),
+        machine_check("wid.stateful", wid_machine, "receive and getMsgImg in any order: the URL "
+                      "serves the stored bytes", True),
+        machine_check("lark.stateful", lambda t: lark_machine(t, lark_apps), "upload, download, "
+                      "delete across two apps: bytes exact, 234005/234008 as documented", False),
+    ]
+
+
+def all_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
+    return server_checks() + stateful_checks(lark_apps)

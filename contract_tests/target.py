@@ -1,0 +1,109 @@
+"""The server under test: a base URL, the credentials it accepts, and what it already holds."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from mockserver.config import MockConfig
+from mockserver.data_files import fixture_image
+
+
+@dataclass(frozen=True)
+class Credentials:
+    gewe_token: str
+    gewe_app_id: str
+    wid_authorization: str
+    wid_id: str
+    lark_app_id: str
+    lark_app_secret: str
+
+    @classmethod
+    def from_config(cls, config: MockConfig) -> Credentials:
+        """The mock's defaults, or a real account's values set in ``CHATIMG_*`` variables."""
+        app = config.lark.apps[0]
+        return cls(gewe_token=config.gewe.tokens[0], gewe_app_id=config.gewe.devices[0].app_id,
+                   wid_authorization=config.wid.authorizations[0],
+                   wid_id=config.wid.instances[0].w_id, lark_app_id=app.app_id,
+                   lark_app_secret=app.app_secret)
+
+
+@dataclass
+class Target:
+    """A server the contract is held against: the in-repo mock, or any base URL.
+
+    ``simulates_users`` says whether the server has the mock's admin routes, so tests can make
+    a user send the bot an image; a real service has not, and those checks are skipped.
+    """
+
+    base_url: str
+    credentials: Credentials
+    simulates_users: bool = True
+    timeout: float = 30.0
+    _client: httpx.Client | None = field(default=None, repr=False)
+    _lark_token: str | None = field(default=None, repr=False)
+    _known: dict[str, list[Any]] | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.base_url.rstrip("/"), timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        return self.client.send(request)
+
+    def lark_token(self, refresh: bool = False) -> str:
+        if self._lark_token is None or refresh:
+            reply = self.client.post("/open-apis/auth/v3/tenant_access_token/internal", json={
+                "app_id": self.credentials.lark_app_id,
+                "app_secret": self.credentials.lark_app_secret}).json()
+            self._lark_token = reply.get("tenant_access_token", "t-none")
+        return self._lark_token
+
+    def known_values(self) -> dict[str, list[Any]]:
+        """Values the server accepts, by request field name, so generated requests also reach
+        success paths: credentials, a real image, and XML of images the server holds."""
+        if self._known is None:
+            self._known = self._prepare()
+        return self._known
+
+    def _prepare(self) -> dict[str, list[Any]]:
+        creds = self.credentials
+        png = fixture_image("square.png")
+        data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+        known: dict[str, list[Any]] = {
+            "appId": [creds.gewe_app_id], "wId": [creds.wid_id],
+            "app_id": [creds.lark_app_id], "app_secret": [creds.lark_app_secret],
+            "imgUrl": [data_url, "http://dummyimage.com/64x48"], "image": [png],
+            "image_type": ["message"],
+        }
+        sent = self.client.post("/gewe/v2/api/message/postImage", json={
+            "appId": creds.gewe_app_id, "toWxid": "wxid_contract", "imgUrl": data_url},
+            headers={"X-GEWE-TOKEN": creds.gewe_token}).json()
+        data = sent.get("data") or {}
+        if sent.get("ret") == 200 and {"aesKey", "fileId", "length", "md5"} <= set(data):
+            known["xml"] = [f'<?xml version="1.0"?>\n<msg><img aeskey="{data["aesKey"]}" '
+                            f'cdnmidimgurl="{data["fileId"]}" length="{data["length"]}" '
+                            f'md5="{data["md5"]}" /></msg>']
+        upload = self.client.post("/open-apis/im/v1/images", data={"image_type": "message"},
+                                  files={"image": ("contract.png", png, "image/png")},
+                                  headers={"Authorization": f"Bearer {self.lark_token()}"})
+        if upload.status_code == 200:
+            known["image_key"] = [upload.json()["data"]["image_key"]]
+        if self.simulates_users:
+            received = self.client.post("/__admin/wid/messages", json={
+                "fromUser": "wxid_contract", "account": creds.wid_id}).json()
+            known["content"] = [received["content"]]
+            known["msgId"] = [received["msgId"]]
+            gewe = self.client.post("/__admin/gewe/messages", json={
+                "fromUser": "wxid_contract", "account": creds.gewe_app_id, "hd": False}).json()
+            known.setdefault("xml", []).append(gewe["xml"])
+        return known

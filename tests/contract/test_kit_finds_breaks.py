@@ -1,0 +1,113 @@
+"""The contract kit passes against the mock and finds deliberate breaks, with a minimal example."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask, Response, request
+
+from contract_tests.checks import PROFILES, all_checks
+from contract_tests.cli import report
+from contract_tests.target import Credentials, Target
+from mockserver import LiveServer, MockConfig, create_app
+from mockserver.records import Record
+from mockserver.store import MemoryStore
+
+CONFIG = MockConfig()
+LARK_APPS = [(a.app_id, a.app_secret) for a in CONFIG.lark.apps]
+
+
+def run_report(server: LiveServer, pattern: str) -> tuple[int, str]:
+    target = Target(server.url, Credentials.from_config(CONFIG))
+    checks = [c for c in all_checks(LARK_APPS) if c.name.startswith(pattern)]
+    assert checks, pattern
+    out = io.StringIO()
+    try:
+        return report(target, checks, "ci", out), out.getvalue()
+    finally:
+        target.close()
+
+
+def app_rewriting(path: str, change: Callable[[dict], None]) -> Flask:
+    """The mock, with the JSON replies of one path changed after the fact."""
+    app = create_app(CONFIG)
+
+    @app.after_request
+    def rewrite(response: Response) -> Response:
+        if request.path == path and response.is_json:
+            payload = json.loads(response.get_data())
+            change(payload)
+            response.set_data(json.dumps(payload))
+        return response
+
+    return app
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[[Flask], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def serve(app: Flask) -> LiveServer:
+        servers.append(LiveServer(app=app).start())
+        return servers[-1]
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+def test_every_check_holds_against_the_mock(server: LiveServer) -> None:
+    status, text = run_report(server, "")
+    assert status == 0, text
+    assert " 0 failed" in text
+
+
+def test_a_reply_missing_a_required_field_is_found(served) -> None:
+    def drop_md5(payload: dict) -> None:
+        if payload.get("ret") == 200:
+            del payload["data"]["md5"]
+
+    server = served(app_rewriting("/gewe/v2/api/message/postImage", drop_md5))
+    status, text = run_report(server, "gewe.postImage.valid")
+    assert status == 1
+    assert "FAIL  gewe.postImage.valid" in text
+    assert "'md5' is a required property" in text
+    assert "POST /gewe/v2/api/message/postImage [valid]" in text  # the minimal request
+
+
+def test_an_int_where_the_spec_says_string_is_found(served) -> None:
+    def int_code(payload: dict) -> None:
+        payload["code"] = int(payload["code"])  # the document's table says int; the wire says string
+
+    server = served(app_rewriting("/getMsgImg", int_code))
+    status, text = run_report(server, "wid.getMsgImg.refused")
+    assert status == 1
+    assert "is not of type 'string'" in text
+    assert "POST /getMsgImg [" in text
+
+
+class ForgetfulStore(MemoryStore):
+    """Loses every third image it is asked to keep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved = 0
+
+    def save(self, record: Record) -> None:
+        if record.kind == "image":
+            self.saved += 1
+            if self.saved % 3 == 0:
+                return
+        super().save(record)
+
+
+@pytest.mark.parametrize("check", ["lark.stateful", "gewe.stateful"])
+def test_a_server_that_loses_stored_images_is_found(served, check: str) -> None:
+    server = served(create_app(CONFIG, store=ForgetfulStore()))
+    status, text = run_report(server, check)
+    assert status == 1, text
+    assert f"FAIL  {check}" in text
+    assert "state." in text or "StateLost" in text or "234005" in text
