@@ -1,31 +1,37 @@
-"""The mock's clock: wall time plus an offset that tests can move forward."""
+"""The mock's clock: wall time plus an offset that tests can move, kept in the store.
+
+The offset lives in the store, not in the process, so every worker of a multi-process server
+sees the same time, and a reset puts the clock back.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
+
+from .records import Setting
+from .store import Store
+
+OFFSET = "clock_offset"
 
 
 class Clock:
     """Epoch seconds as the mock sees them; expiry of links and tokens is judged by it."""
 
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
+    def __init__(self, store: Store):
+        self._store = store
+
+    def offset(self) -> float:
+        setting = self._store.load(Setting, OFFSET)
+        return float(setting.value) if setting else 0.0
 
     def now(self) -> float:
-        return time.time() + self._offset
+        return time.time() + self.offset()
 
     def advance(self, seconds: float) -> float:
-        with self._lock:
-            self._offset += seconds
+        self._store.update(Setting, OFFSET, lambda current: Setting(
+            OFFSET, (float(current.value) if current else 0.0) + seconds))
         return self.now()
 
     def set(self, epoch_seconds: float) -> float:
-        with self._lock:
-            self._offset = epoch_seconds - time.time()
+        self._store.save(Setting(OFFSET, epoch_seconds - time.time()))
         return self.now()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._offset = 0.0

@@ -38,6 +38,9 @@ class GeweConfig:
     # No public capture of this failure exists (vendor notes 1.3), so its text is a setting.
     no_such_type_message: str = "该图片没有{kind}图片"
     file_url_ttl_seconds: int = 7 * 24 * 3600
+    # Group messages' XML starts with "<sender>:\n". Real GeWe releases have both accepted and
+    # refused it (vendor notes 1.4); false makes downloads refuse it as an XML parse failure.
+    accept_sender_prefix: bool = True
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,24 @@ class ImageMessage:
         return f"{self.vendor}:{self.new_msg_id}"
 
 
-Record = StoredImage | FileLink | AccessToken | ImageMessage
-R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage)
-RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (StoredImage, FileLink, AccessToken, ImageMessage)}
+@dataclass(frozen=True)
+class Setting:
+    """A named value of the mock's own state (the clock offset, for one)."""
+
+    kind: ClassVar[str] = "setting"
+
+    name: str
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+Record = StoredImage | FileLink | AccessToken | ImageMessage | Setting
+R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting)
+RECORD_TYPES: dict[str, type] = {
+    cls.kind: cls for cls in (StoredImage, FileLink, AccessToken, ImageMessage, Setting)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:

@@ -15,12 +15,14 @@ from .store import MemoryStore, Store
 class MockState:
     config: MockConfig
     store: Store = field(default_factory=MemoryStore)
-    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        self.clock = Clock(self.store)
 
     def base_url(self, request: Request) -> str:
         """The origin of URLs the mock hands out: configured, or the one the caller used."""
         return self.config.public_url or request.host_url.rstrip("/")
 
     def reset(self) -> None:
+        """Forget every image, message, link and rule; the clock goes back to wall time."""
         self.store.clear()
-        self.clock.reset()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from .records import R, Record
 
@@ -32,6 +33,17 @@ class Store(ABC):
     @abstractmethod
     def load(self, cls: type[R], key: str) -> R | None:
         """The record of type ``cls`` under ``key``, or None."""
+
+    @abstractmethod
+    def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
+        """Atomically replace the record under ``key`` by ``change(current)``; None deletes it.
+
+        Atomic across threads and, for shared backends, across processes: counters and
+        one-shot rules rely on it."""
+
+    @abstractmethod
+    def delete(self, cls: type[R], key: str) -> None:
+        """Remove the record, if there is one."""
 
     @abstractmethod
     def records(self, cls: type[R]) -> list[R]:
@@ -70,6 +82,18 @@ class MemoryStore(Store):
 
     def load(self, cls: type[R], key: str) -> R | None:
         return self._records.get((cls.kind, key))  # type: ignore[return-value]
+
+    def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
+        with self._lock:
+            new = change(self._records.get((cls.kind, key)))  # type: ignore[arg-type]
+            self._records.pop((cls.kind, key), None)
+            if new is not None:
+                self._records[(cls.kind, key)] = new
+            return new
+
+    def delete(self, cls: type[R], key: str) -> None:
+        with self._lock:
+            self._records.pop((cls.kind, key), None)
 
     def records(self, cls: type[R]) -> list[R]:
         with self._lock:

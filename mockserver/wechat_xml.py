@@ -38,8 +38,10 @@ def strip_sender_prefix(content: str) -> str:
     return content[start:] if start > 0 else content
 
 
-def parse_image_xml(content: str) -> ImageRef:
+def parse_image_xml(content: str, *, allow_sender_prefix: bool = True) -> ImageRef:
     """Read the ``<img>`` element of a message XML, with or without the group prefix."""
+    if not allow_sender_prefix and not content.lstrip().startswith("<"):
+        raise ImageXmlError("the XML starts with a group sender prefix")
     text = strip_sender_prefix(content).strip()
     try:
         root: Element = SafeET.fromstring(text.encode("utf-8"))

@@ -64,3 +64,26 @@ def test_serve_refuses_a_port_in_use_with_a_clear_message() -> None:
     assert run.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_readme_client_example_runs_against_the_served_mock() -> None:
+    match = re.search(r"## Client library.*?```python\n(.*?)```", README.read_text(), re.S)
+    assert match, "README has no client example"
+    port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--port", str(port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        serve.stdout.readline()
+        code = match.group(1).replace("http://127.0.0.1:4010", f"http://127.0.0.1:{port}")
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    new_msg_id, width, md5 = lines[0].split()
+    assert int(new_msg_id) > 2**53 and width == "400" and len(md5) == 32
+    assert lines[1].startswith("NORMAL (")
+    assert "/__files/" in lines[2]
+    assert lines[3].startswith("234005 Image has been deleted ")

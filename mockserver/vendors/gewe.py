@@ -116,7 +116,8 @@ class GeweApi(VendorApi):
 
     def _image_named_by(self, xml: str, parse_failed: str, action_failed: str) -> StoredImage:
         try:
-            ref = parse_image_xml(xml)
+            ref = parse_image_xml(
+                xml, allow_sender_prefix=self.state.config.gewe.accept_sender_prefix)
         except ImageXmlError as exc:
             raise GeweError(parse_failed) from exc
         image = find_image(self.state, "gewe", ref)

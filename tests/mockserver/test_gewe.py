@@ -116,6 +116,14 @@ def test_group_message_xml_with_sender_prefix_downloads(http: httpx.Client) -> N
     assert download(http, message["content"], 2)["ret"] == 200
 
 
+def test_group_prefix_is_refused_when_configured_as_some_gewe_releases_do() -> None:
+    config = MockConfig(gewe=GeweConfig(accept_sender_prefix=False))
+    with LiveServer(config) as server, httpx.Client(base_url=server.url) as client:
+        message = receive(client, chatroom="34757816141@chatroom")
+        assert download(client, message["content"], 2) == {"ret": 500, "msg": "下载图片xml解析异常"}
+        assert download(client, message["xml"], 2)["ret"] == 200
+
+
 def test_file_url_is_valid_for_seven_days_by_the_mock_clock(http: httpx.Client,
                                                             server: LiveServer) -> None:
     file_url = download(http, receive(http)["xml"], 2)["data"]["fileUrl"]
