@@ -8,19 +8,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Response
+from flask import Request, Response
 
-from . import images
+from . import images, journal, scenarios
 from .data_files import fixture_image
 from .errors import RequestProblem, VendorError
-from .files import file_response
-from .records import ImageMessage, StoredImage, image_key
+from .files import FILES_PREFIX, file_response
+from .records import ImageMessage, Rule, StoredImage, image_key
 from .specs import Operation
+from .state import MockState
 from .vendors import Call, Handler, VendorApi, json_response
 from .wechat_cdn import new_msg_ids, store_image, wechat_copies
 from .wechat_xml import image_xml
 
 DEFAULT_FIXTURE = "landscape.jpg"
+ADMIN_PREFIX = "/__admin/"
+ADMIN_TOKEN_HEADER = "X-Chatimg-Admin-Token"
 
 
 @dataclass
@@ -37,15 +40,28 @@ class AdminError(VendorError):
 
 class AdminApi(VendorApi):
     spec_name = "admin"
-    path_prefixes = ("/__admin/", "/__files/")
+    path_prefixes = (ADMIN_PREFIX, FILES_PREFIX)
+
+    def __init__(self, state: MockState, vendors: Mapping[str, VendorApi]):
+        super().__init__(state)
+        self.vendors = vendors
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
             "listImages": self.list_images, "receiveGeweImage": self.receive_gewe_image,
             "receiveWidImage": self.receive_wid_image, "deleteLarkImage": self.delete_lark_image,
-            "getFile": self.get_file,
+            "getFile": self.get_file, "getJournal": self.get_journal,
+            "clearJournal": self.clear_journal, "listRules": self.list_rules,
+            "armRule": self.arm_rule, "deleteRule": self.delete_rule,
+            "getClock": self.get_clock, "moveClock": self.move_clock,
         }
+
+    def admit(self, operation: Operation, request: Request) -> None:
+        token = self.state.config.admin_token
+        if token and operation.path.startswith(ADMIN_PREFIX) and \
+                request.headers.get(ADMIN_TOKEN_HEADER) != token:
+            raise AdminError(401, f"the admin routes need the {ADMIN_TOKEN_HEADER} header")
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> AdminError:
         return AdminError(404 if operation is None else 400, problem.detail)
@@ -70,6 +86,66 @@ class AdminApi(VendorApi):
 
     def get_file(self, call: Call) -> Response:
         return file_response(self.state, call.valid.path["file_id"])
+
+    def get_journal(self, call: Call) -> Response:
+        query = call.valid.query
+        entries = journal.query(self.state.store, operation=query.get("operation"),
+                                api=query.get("api"), limit=query.get("limit"))
+        return json_response({"entries": [_journal_entry(e) for e in entries]})
+
+    def clear_journal(self, call: Call) -> Response:
+        return json_response({"cleared": journal.clear(self.state.store)})
+
+    def list_rules(self, call: Call) -> Response:
+        return json_response({"rules": [_rule(r) for r in self.state.store.records(Rule)]})
+
+    def arm_rule(self, call: Call) -> Response:
+        body = call.body
+        operation = body["operation"]
+        api_name = operation.split(".")[0] if "." in operation else self._api_of(operation)
+        action = {"error": body["error"]} if "error" in body else dict(body.get("fault") or {})
+        if "error" in action:
+            vendor = self.vendors.get(api_name)
+            if vendor is None or action["error"] not in vendor.error_names():
+                known = vendor.error_names() if vendor else ()
+                raise AdminError(400, f"{operation} cannot answer error {action['error']!r}; "
+                                      f"known: {', '.join(known) or 'name one operation'}")
+        try:
+            rule = scenarios.arm(self.state.store, operation=operation, action=action,
+                                 match=body.get("match"), times=body.get("times"),
+                                 now=self.state.clock.now())
+        except scenarios.ScenarioError as exc:
+            raise AdminError(400, str(exc)) from exc
+        return json_response(_rule(rule), 201)
+
+    def delete_rule(self, call: Call) -> Response:
+        rule_id = call.valid.path["rule_id"]
+        if self.state.store.load(Rule, rule_id) is None:
+            raise AdminError(404, f"no rule {rule_id}")
+        self.state.store.delete(Rule, rule_id)
+        return json_response({"deleted": rule_id})
+
+    def get_clock(self, call: Call) -> Response:
+        return json_response({"now": self.state.clock.now(), "offset": self.state.clock.offset()})
+
+    def move_clock(self, call: Call) -> Response:
+        body = call.body
+        if ("advance" in body) == ("set" in body):
+            raise AdminError(400, "give exactly one of advance (seconds) or set (epoch seconds)")
+        if "advance" in body:
+            self.state.clock.advance(body["advance"])
+        else:
+            self.state.clock.set(body["set"])
+        return self.get_clock(call)
+
+    def _api_of(self, operation_id: str) -> str:
+        for name, vendor in self.vendors.items():
+            if operation_id in vendor.handlers():
+                return name
+        if operation_id == "*":
+            return "*"
+        raise AdminError(400, f"no operation {operation_id!r}; use an operationId of the "
+                              "specs, '<api>.*' or '*'")
 
     def receive_gewe_image(self, call: Call) -> Response:
         devices = {d.app_id: d.wxid for d in self.state.config.gewe.devices}
@@ -120,6 +196,20 @@ def _image_of(body: Mapping[str, Any]) -> bytes:
         return fixture_image(body.get("fixture") or DEFAULT_FIXTURE)
     except KeyError as exc:
         raise AdminError(400, str(exc.args[0])) from exc
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    return {"id": rule.rule_id, "operation": rule.operation, "match": dict(rule.match),
+            "action": dict(rule.action), "remaining": rule.remaining}
+
+
+def _journal_entry(entry: journal.JournalEntry) -> dict[str, Any]:
+    return {"id": entry.entry_id, "time": entry.time, "api": entry.api,
+            "operation": entry.operation, "method": entry.method, "path": entry.path,
+            "query": entry.query, "requestHeaders": dict(entry.request_headers),
+            "requestBody": entry.request_body, "status": entry.status,
+            "vendorCode": entry.vendor_code, "responseBody": entry.response_body,
+            "durationMs": entry.duration_ms, "scenario": entry.scenario}
 
 
 def _summary(image: StoredImage) -> dict[str, Any]:

@@ -1,22 +1,26 @@
 """``create_app``: specs loaded once, one route per operation, every request validated.
 
-A request flows one way: route (from the spec) -> vendor authentication -> openapi-core
-validation -> vendor handler -> store -> response. Whatever goes wrong on the way is answered
-in the vendor's own envelope, never with Flask's HTML pages or a bare 500.
+A request flows one way: route (from the spec) -> vendor admission (credentials, rate limits)
+-> scenario (an armed error or fault) -> openapi-core validation -> vendor handler -> store ->
+response -> journal. Whatever goes wrong on the way is answered in the vendor's own envelope,
+never with Flask's HTML pages or a bare 500.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from .admin import AdminApi
+from . import journal, scenarios
+from .admin import ADMIN_PREFIX, AdminApi
 from .config import MockConfig
 from .errors import RequestProblem, SpecError, VendorError
-from .specs import ALL_SPECS, Operation, load_spec
+from .faults import apply_fault
+from .specs import VENDOR_SPECS, Operation, load_spec
 from .state import MockState
 from .store import Store
 from .validation import RequestValidator
@@ -25,8 +29,7 @@ from .vendors.gewe import GeweApi
 from .vendors.lark import LarkApi
 from .vendors.wid import WidApi
 
-API_CLASSES: dict[str, type[VendorApi]] = {
-    "gewe": GeweApi, "wid": WidApi, "lark": LarkApi, "admin": AdminApi}
+VENDOR_CLASSES: dict[str, type[VendorApi]] = {"gewe": GeweApi, "wid": WidApi, "lark": LarkApi}
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,10 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["chatimg"] = state
 
-    apis = [API_CLASSES[name](state) for name in ALL_SPECS]
+    vendors = {name: VENDOR_CLASSES[name](state) for name in VENDOR_SPECS}
+    apis: dict[str, VendorApi] = {**vendors, "admin": AdminApi(state, vendors)}
     routes: dict[str, tuple[VendorApi, Operation]] = {}
-    for api in apis:
+    for api in apis.values():
         spec = load_spec(api.spec_name)
         validator = RequestValidator(spec)
         handlers = api.handlers()
@@ -54,8 +58,32 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
                              methods=[operation.method])
             routes[operation.operation_id] = (api, operation)
 
-    app.register_error_handler(HTTPException, _http_error_handler(apis))
-    app.register_error_handler(Exception, _unexpected_error_handler(apis, routes))
+    def route_of() -> tuple[VendorApi, Operation | None]:
+        rule = request.url_rule
+        if rule is not None and rule.endpoint in routes:
+            return routes[rule.endpoint]
+        return _api_for_path(list(apis.values()), request.path), None
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    if config.journal:
+        @app.after_request
+        def keep_in_journal(response: Response) -> Response:
+            if not request.path.startswith(ADMIN_PREFIX):
+                api, operation = route_of()
+                payload = response.get_json(silent=True) if response.is_json and \
+                    not response.is_streamed else None
+                journal.record_exchange(
+                    state.store, request=request, response=response, api=api.spec_name,
+                    operation=operation.operation_id if operation else None,
+                    vendor_code=api.reply_code(payload), started=g.get("started", 0.0),
+                    scenario=g.get("scenario"), limit=config.journal_limit)
+            return response
+
+    app.register_error_handler(HTTPException, _http_error_handler(route_of))
+    app.register_error_handler(Exception, _unexpected_error_handler(route_of))
     return app
 
 
@@ -66,19 +94,50 @@ def mock_state(app: Flask) -> MockState:
 
 def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
           handler: Handler) -> Callable[..., Response]:
+    store = api.state.store
+
     def view(**_path: str) -> Response:
+        directive = None
         try:
-            principal = api.authenticate(operation, request)
+            directive = _preferred(api)
+            principal = api.admit(operation, request)
+            if directive is None:
+                directive = scenarios.take(store, api.spec_name, operation.operation_id,
+                                           api.scenario_context(request, principal))
+            if directive is not None and directive.error:
+                raise _armed_error(api, operation, directive.error, principal)
             valid = validator.validate(operation, request)
             response = handler(Call(operation, request, valid, principal))
         except RequestProblem as problem:
             response = api.rejection(operation, problem).to_response()
         except VendorError as error:
             response = error.to_response()
-        return api.finish(response)
+        response = api.finish(response)
+        if directive is not None:
+            g.scenario = directive.source
+            if directive.fault:
+                response = apply_fault(directive.fault, response, request.environ)
+        return response
 
     view.__name__ = operation.operation_id
     return view
+
+
+def _preferred(api: VendorApi) -> scenarios.Directive | None:
+    """What this call's Prefer header asks for; applied even to calls that are refused."""
+    try:
+        return scenarios.parse_prefer(request.headers.get(scenarios.PREFER_HEADER))
+    except scenarios.ScenarioError as exc:
+        raise RequestProblem("header", scenarios.PREFER_HEADER, "invalid", str(exc)) from exc
+
+
+def _armed_error(api: VendorApi, operation: Operation, name: str,
+                 principal: object) -> VendorError:
+    if name not in api.error_names():
+        raise RequestProblem("header", scenarios.PREFER_HEADER, "invalid",
+                             f"{api.spec_name} has no error {name!r}; it has "
+                             f"{', '.join(api.error_names())}")
+    return api.armed_error(operation, name, api.scenario_context(request, principal))
 
 
 def _api_for_path(apis: list[VendorApi], path: str) -> VendorApi:
@@ -88,11 +147,12 @@ def _api_for_path(apis: list[VendorApi], path: str) -> VendorApi:
     return next(api for api in apis if api.spec_name == "wid")  # wid's one route is at the root
 
 
-def _http_error_handler(apis: list[VendorApi]) -> Callable[[HTTPException], Response]:
+def _http_error_handler(route_of: Callable[[], tuple[VendorApi, Operation | None]]
+                        ) -> Callable[[HTTPException], Response]:
     """Unknown paths and methods, in the envelope of the vendor the path belongs to."""
 
     def handle(error: HTTPException) -> Response:
-        api = _api_for_path(apis, request.path)
+        api, _ = route_of()
         problem = RequestProblem("path", None, "invalid",
                                  f"{error.code} {error.name}: {request.method} {request.path}")
         return api.finish(api.rejection(None, problem).to_response())
@@ -100,15 +160,13 @@ def _http_error_handler(apis: list[VendorApi]) -> Callable[[HTTPException], Resp
     return handle
 
 
-def _unexpected_error_handler(apis: list[VendorApi], routes: dict[str, tuple[VendorApi, Operation]]
+def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi, Operation | None]]
                               ) -> Callable[[Exception], Response]:
     """A bug of the mock still answers in the vendor's envelope, and is logged with its trace."""
 
     def handle(error: Exception) -> Response:
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        rule = request.url_rule
-        api, operation = routes.get(rule.endpoint if rule else "",
-                                    (_api_for_path(apis, request.path), None))
+        api, operation = route_of()
         problem = RequestProblem("body", None, "invalid",
                                  f"internal error of the mock: {type(error).__name__}")
         return api.finish(api.rejection(operation, problem).to_response())

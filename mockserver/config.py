@@ -87,6 +87,9 @@ class LarkConfig:
         LarkApp(app_id="cli_mock0000000000b2", app_secret="mock-secret-b"),
     )
     token_ttl_seconds: int = 7200
+    # The image API's documented limits, per app and API; 0 turns a window off.
+    rate_limit_per_second: int = 50
+    rate_limit_per_minute: int = 1000
     # Signs tokens so they stay valid across restarts; any string, the same for every worker.
     token_secret: str = "chatimg-mock-token-secret"
     error_overrides: Mapping[int, LarkErrorOverride] = field(default_factory=dict)
@@ -101,6 +104,10 @@ class MockConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     # Hosts whose imgUrl the mock may really fetch; any other URL gets a placeholder image.
     fetch_allow_hosts: tuple[str, ...] = ()
+    # When set, /__admin routes need it in the X-Chatimg-Admin-Token header.
+    admin_token: str | None = None
+    journal: bool = True
+    journal_limit: int = 10000
     gewe: GeweConfig = field(default_factory=GeweConfig)
     wid: WidConfig = field(default_factory=WidConfig)
     lark: LarkConfig = field(default_factory=LarkConfig)
@@ -130,6 +137,8 @@ class MockConfig:
         if value := get("FETCH_ALLOW_HOSTS"):
             hosts = tuple(h.strip() for h in value.split(",") if h.strip())
             config = dataclasses.replace(config, fetch_allow_hosts=hosts)
+        if value := get("ADMIN_TOKEN"):
+            config = dataclasses.replace(config, admin_token=value)
         if value := get("GEWE_TOKEN"):
             config = dataclasses.replace(config, gewe=dataclasses.replace(config.gewe, tokens=(value,)))
         if value := get("WID_AUTHORIZATION"):

@@ -10,6 +10,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app, mock_state
 from .config import MockConfig
+from .journal import JournalView
 from .state import MockState
 
 
@@ -45,6 +46,11 @@ class LiveServer:
     @property
     def state(self) -> MockState:
         return mock_state(self.app)
+
+    @property
+    def journal(self) -> JournalView:
+        """What the mock was asked and answered: ``server.journal.assert_called("getImage")``."""
+        return JournalView(self.state.store)
 
     def start(self) -> LiveServer:
         self._thread.start()

@@ -119,10 +119,54 @@ class Setting:
         return self.name
 
 
-Record = StoredImage | FileLink | AccessToken | ImageMessage | Setting
-R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting)
-RECORD_TYPES: dict[str, type] = {
-    cls.kind: cls for cls in (StoredImage, FileLink, AccessToken, ImageMessage, Setting)}
+@dataclass(frozen=True)
+class Rule:
+    """An armed scenario: matching calls answer with an error or suffer a fault."""
+
+    kind: ClassVar[str] = "rule"
+
+    rule_id: str
+    operation: str  # an operationId, "<api>.*" or "*"
+    match: Mapping[str, Any]  # field -> value, looked up in path, body and credentials
+    action: Mapping[str, Any]  # {"error": code-or-name} or {"fault": kind, ...parameters}
+    remaining: int | None = None  # None: every matching call
+    created_at: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.rule_id
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One request the mock answered, and its answer, without secrets."""
+
+    kind: ClassVar[str] = "journal"
+
+    entry_id: str
+    time: float
+    api: str
+    operation: str | None
+    method: str
+    path: str
+    query: str
+    request_headers: Mapping[str, str]
+    request_body: Any
+    status: int
+    vendor_code: Any
+    response_body: Any
+    duration_ms: float
+    scenario: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.entry_id
+
+
+Record = StoredImage | FileLink | AccessToken | ImageMessage | Setting | Rule | JournalEntry
+R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry)
+RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
+    StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:

@@ -63,7 +63,7 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
-        self._records: dict[tuple[str, str], Record] = {}
+        self._records: dict[str, dict[str, Record]] = {}  # kind -> key -> record, oldest first
         self._lock = threading.Lock()
 
     def put_blob(self, data: bytes) -> str:
@@ -77,27 +77,29 @@ class MemoryStore(Store):
 
     def save(self, record: Record) -> None:
         with self._lock:
-            self._records.pop((record.kind, record.key), None)  # re-insert: newest last
-            self._records[(record.kind, record.key)] = record
+            of_kind = self._records.setdefault(record.kind, {})
+            of_kind.pop(record.key, None)  # re-insert: newest last
+            of_kind[record.key] = record
 
     def load(self, cls: type[R], key: str) -> R | None:
-        return self._records.get((cls.kind, key))  # type: ignore[return-value]
+        return self._records.get(cls.kind, {}).get(key)  # type: ignore[return-value]
 
     def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
         with self._lock:
-            new = change(self._records.get((cls.kind, key)))  # type: ignore[arg-type]
-            self._records.pop((cls.kind, key), None)
+            of_kind = self._records.setdefault(cls.kind, {})
+            new = change(of_kind.get(key))  # type: ignore[arg-type]
+            of_kind.pop(key, None)  # (re)inserted newest last, as save does
             if new is not None:
-                self._records[(cls.kind, key)] = new
+                of_kind[key] = new
             return new
 
     def delete(self, cls: type[R], key: str) -> None:
         with self._lock:
-            self._records.pop((cls.kind, key), None)
+            self._records.get(cls.kind, {}).pop(key, None)
 
     def records(self, cls: type[R]) -> list[R]:
         with self._lock:
-            return [r for (kind, _), r in self._records.items() if kind == cls.kind]  # type: ignore[misc]
+            return list(self._records.get(cls.kind, {}).values())  # type: ignore[arg-type]
 
     def clear(self) -> None:
         with self._lock:

@@ -51,8 +51,36 @@ class VendorApi(ABC):
     def handlers(self) -> Mapping[str, Handler]:
         """Handler per operationId; the app checks this covers the spec exactly."""
 
-    def authenticate(self, operation: Operation, request: Request) -> Any:
-        """Check credentials before anything else, as the vendors do; return who is calling."""
+    # The header whose value identifies the caller, for rules that match a token.
+    credential_header: ClassVar[str | None] = None
+
+    def admit(self, operation: Operation, request: Request) -> Any:
+        """Credentials (and rate limits) before anything else, as the vendors check them;
+        returns who is calling."""
+        return None
+
+    def error_names(self) -> tuple[str, ...]:
+        """The errors a rule or a Prefer header may ask for: codes or names."""
+        return ()
+
+    def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
+                    ) -> VendorError:
+        """The error ``name`` (one of ``error_names``) as this operation would answer it."""
+        raise KeyError(name)
+
+    def scenario_context(self, request: Request, principal: Any) -> dict[str, Any]:
+        """What rules may match on: path parameters, top-level body fields, the credential."""
+        context: dict[str, Any] = dict(request.view_args or {})
+        body = request.get_json(silent=True) if request.is_json else None
+        if isinstance(body, dict):
+            context.update(body)
+        if self.credential_header:
+            value = request.headers.get(self.credential_header, "")
+            context["token"] = value.removeprefix("Bearer ").strip()
+        return context
+
+    def reply_code(self, payload: Any) -> Any:
+        """The vendor's result code in a JSON reply, for the journal."""
         return None
 
     @abstractmethod

@@ -8,6 +8,7 @@ failures carry no ``data`` (vendor notes 1.2, 1.3, from real replies).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Request, Response
 
@@ -28,6 +29,12 @@ SEND_FAILED = "发送消息失败"
 DOWNLOAD_FAILED = "下载图片失败"
 # downloadImage type -> the stored copy, and its name in failure texts
 DOWNLOAD_TYPES = {1: ("hd", "高清"), 2: ("normal", "常规"), 3: ("thumb", "缩略")}
+# operation -> (the action that failed, the XML parse failure), as GeWe words them
+FAILURE_TEXTS = {
+    "postImage": (SEND_FAILED, "发送图片xml解析异常"),
+    "forwardImage": (SEND_FAILED, "转发图片xml解析异常"),
+    "downloadImage": (DOWNLOAD_FAILED, "下载图片xml解析异常"),
+}
 
 
 class GeweError(VendorError):
@@ -45,6 +52,27 @@ class GeweError(VendorError):
         return json_response(payload)
 
 
+def token_missing() -> GeweError:
+    return GeweError(f"header:{TOKEN_HEADER} 不可为空")
+
+
+def token_invalid(token: str) -> GeweError:
+    return GeweError(f"HTTP HEADER: {TOKEN_HEADER}={token} 不可用或已过期")
+
+
+# Failures seen in real replies (vendor notes 1.3), by the names rules and Prefer headers use.
+ARMED_ERRORS = {
+    "token_missing": lambda **_: token_missing(),
+    "token_invalid": lambda context, **_: token_invalid(context.get("token") or "?"),
+    "device_not_found": lambda action_failed, context, **_: GeweError(
+        action_failed, f"[{context.get('appId', '')}]设备不存在"),
+    "wechat_offline": lambda action_failed, **_: GeweError(action_failed, "微信已离线"),
+    "xml_parse_error": lambda parse_failed, **_: GeweError(parse_failed),
+    "image_not_found": lambda action_failed, **_: GeweError(action_failed, "图片不存在或已过期"),
+    "no_hd": lambda config_message, **_: GeweError(DOWNLOAD_FAILED, config_message),
+}
+
+
 def ok(data: object) -> Response:
     return json_response({"ret": 200, "msg": OK_MSG, "data": data})
 
@@ -57,13 +85,27 @@ class GeweApi(VendorApi):
         return {"postImage": self.post_image, "downloadImage": self.download_image,
                 "forwardImage": self.forward_image}
 
-    def authenticate(self, operation: Operation, request: Request) -> str:
+    credential_header = TOKEN_HEADER
+
+    def admit(self, operation: Operation, request: Request) -> str:
         token = request.headers.get(TOKEN_HEADER)
         if not token:
-            raise GeweError(f"header:{TOKEN_HEADER} 不可为空")
+            raise token_missing()
         if token not in self.state.config.gewe.tokens:
-            raise GeweError(f"HTTP HEADER: {TOKEN_HEADER}={token} 不可用或已过期")
+            raise token_invalid(token)
         return token
+
+    def error_names(self) -> tuple[str, ...]:
+        return tuple(ARMED_ERRORS)
+
+    def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
+                    ) -> GeweError:
+        action_failed, parse_failed = FAILURE_TEXTS[operation.operation_id]
+        return ARMED_ERRORS[name](action_failed=action_failed, parse_failed=parse_failed,
+                                  context=context, config_message=self._no_such_type("高清"))
+
+    def reply_code(self, payload: Any) -> Any:
+        return payload.get("ret") if isinstance(payload, dict) else None
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> GeweError:
         if operation is None:
@@ -98,23 +140,26 @@ class GeweApi(VendorApi):
     def forward_image(self, call: Call) -> Response:
         body = call.body
         device = self._device(body["appId"], SEND_FAILED)
-        image = self._image_named_by(body["xml"], "转发图片xml解析异常", SEND_FAILED)
+        image = self._image_named_by(body["xml"], "forwardImage")
         return ok(self._send(device, body["toWxid"], image))
 
     def download_image(self, call: Call) -> Response:
         body = call.body
         self._device(body["appId"], DOWNLOAD_FAILED)
-        image = self._image_named_by(body["xml"], "下载图片xml解析异常", DOWNLOAD_FAILED)
+        image = self._image_named_by(body["xml"], "downloadImage")
         copy, kind = DOWNLOAD_TYPES[body["type"]]
         variant = image.variants.get(copy)
         if variant is None:
-            message = self.state.config.gewe.no_such_type_message.format(kind=kind)
-            raise GeweError(DOWNLOAD_FAILED, message)
+            raise GeweError(DOWNLOAD_FAILED, self._no_such_type(kind))
         url = issue_file_url(self.state, variant, base_url=self.state.base_url(call.request),
                              ttl_seconds=self.state.config.gewe.file_url_ttl_seconds)
         return ok({"fileUrl": url})
 
-    def _image_named_by(self, xml: str, parse_failed: str, action_failed: str) -> StoredImage:
+    def _no_such_type(self, kind: str) -> str:
+        return self.state.config.gewe.no_such_type_message.format(kind=kind)
+
+    def _image_named_by(self, xml: str, operation_id: str) -> StoredImage:
+        action_failed, parse_failed = FAILURE_TEXTS[operation_id]
         try:
             ref = parse_image_xml(
                 xml, allow_sender_prefix=self.state.config.gewe.accept_sender_prefix)

@@ -19,9 +19,10 @@ from typing import Any
 
 from flask import Request, Response, g
 
-from .. import images
+from .. import images, rate_limits
 from ..config import LarkApp
 from ..errors import RequestProblem, VendorError
+from ..rate_limits import Window
 from ..records import AccessToken, StoredImage, image_key
 from ..specs import Operation
 from ..wechat_cdn import store_variant
@@ -53,6 +54,7 @@ ERRORS: dict[int, tuple[int, str]] = {
                     "Please make a request with token attached."),
     99991663: (400, "Invalid access token for authorization. "
                     "Please make a request with token attached"),
+    99991400: (429, "request trigger frequency limit"),
 }
 TOKEN_OPERATION = "getTenantAccessToken"
 
@@ -66,6 +68,7 @@ class LarkError(VendorError):
     msg: str
     log_id: str
     field_violations: list[dict[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.code} {self.msg}")
@@ -76,7 +79,8 @@ class LarkError(VendorError):
             f"?from=openapi&log_id={self.log_id}&code={self.code}")}
         if self.field_violations:
             error["field_violations"] = self.field_violations
-        return json_response({"code": self.code, "msg": self.msg, "error": error}, self.status)
+        return json_response({"code": self.code, "msg": self.msg, "error": error}, self.status,
+                             headers=self.headers)
 
 
 @dataclass
@@ -120,7 +124,37 @@ class LarkApi(VendorApi):
         response.headers[LOG_ID_HEADER] = _log_id()
         return response
 
-    def authenticate(self, operation: Operation, request: Request) -> LarkApp | None:
+    credential_header = "Authorization"
+
+    def error_names(self) -> tuple[str, ...]:
+        return tuple(str(code) for code in ERRORS)
+
+    def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
+                    ) -> LarkError:
+        code = int(name) if name.isdigit() else -1
+        if code not in ERRORS:
+            raise KeyError(name)
+        if code == 99991400:
+            return self.rate_limited(self.state.config.lark.rate_limit_per_second, 1)
+        return self.error(code)
+
+    def rate_limited(self, limit: int, reset_seconds: int) -> LarkError:
+        """HTTP 429 with the headers the frequency-control document names."""
+        error = self.error(99991400)
+        error.headers.update({"x-ogw-ratelimit-limit": str(limit),
+                              "x-ogw-ratelimit-reset": str(reset_seconds)})
+        return error
+
+    def scenario_context(self, request: Request, principal: Any) -> dict[str, Any]:
+        context = super().scenario_context(request, principal)
+        if isinstance(principal, LarkApp):
+            context["app_id"] = principal.app_id
+        return context
+
+    def reply_code(self, payload: Any) -> Any:
+        return payload.get("code") if isinstance(payload, dict) else None
+
+    def admit(self, operation: Operation, request: Request) -> LarkApp | None:
         if not operation.security:
             return None
         header = request.headers.get("Authorization")
@@ -132,6 +166,13 @@ class LarkApi(VendorApi):
         app = self._token_app(value.strip())
         if app is None:
             raise self.error(99991663)
+        config = self.state.config.lark
+        exceeded = rate_limits.hit(
+            self.state.store, f"{app.app_id}:{operation.operation_id}",
+            (Window(1, config.rate_limit_per_second), Window(60, config.rate_limit_per_minute)),
+            self.state.clock.now())
+        if exceeded is not None:
+            raise self.rate_limited(exceeded.window.limit, exceeded.reset_seconds)
         return app
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:

@@ -8,6 +8,7 @@ the spec records the contradiction).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Request, Response
 
@@ -26,12 +27,13 @@ IMAGE_TYPES = {0: "normal", 1: "hd"}
 class WidError(VendorError):
     """``{"message": ..., "code": "1001", "data": null}`` with HTTP 200."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
+    def __init__(self, reason: str | None = None):
+        super().__init__(reason or FAILED)
         self.reason = reason
 
     def to_response(self) -> Response:
-        return json_response({"message": f"{FAILED}: {self.reason}", "code": "1001", "data": None})
+        message = FAILED if self.reason is None else f"{FAILED}: {self.reason}"
+        return json_response({"message": message, "code": "1001", "data": None})
 
 
 class WidApi(VendorApi):
@@ -40,7 +42,21 @@ class WidApi(VendorApi):
     def handlers(self) -> Mapping[str, Handler]:
         return {"getMsgImg": self.get_msg_img}
 
-    def authenticate(self, operation: Operation, request: Request) -> str:
+    credential_header = "Authorization"
+
+    def error_names(self) -> tuple[str, ...]:
+        return ("1001",)
+
+    def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
+                    ) -> WidError:
+        if name != "1001":
+            raise KeyError(name)
+        return WidError()  # the one failure the document shows: {"message": "失败", ...}
+
+    def reply_code(self, payload: Any) -> Any:
+        return payload.get("code") if isinstance(payload, dict) else None
+
+    def admit(self, operation: Operation, request: Request) -> str:
         authorization = request.headers.get("Authorization")
         if not authorization or authorization not in self.state.config.wid.authorizations:
             raise WidError("Authorization 无效或已过期")

@@ -1,0 +1,150 @@
+"""The request journal: what a bot sent and what the mock answered, queryable by tests.
+
+Every vendor call is kept (admin calls are not), with credentials masked and bodies
+summarised, so a test can ask "was postImage called twice with toWxid X?" after the fact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Request, Response
+
+from .records import JournalEntry
+
+__all__ = ["JournalEntry", "JournalView", "clear", "query", "record_exchange"]
+from .store import Store
+
+SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
+BODY_TEXT_LIMIT = 2000
+_counter = itertools.count()
+_trim_every = itertools.cycle(range(500))
+
+
+def mask(value: str) -> str:
+    """Enough of a credential to tell two apart, not enough to use it."""
+    return f"***{value[-4:]}" if len(value) > 8 else "***"
+
+
+def summarise_body(data: bytes, content_type: str | None) -> Any:
+    """JSON as data (long strings cut), text cut, binary as its size."""
+    if not data:
+        return None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind == "application/json" or (not kind and data[:1] in (b"{", b"[")):
+        try:
+            return _shorten(json.loads(data))
+        except ValueError:
+            pass
+    if kind.startswith("text/") or kind in ("application/json", "application/xml"):
+        text = data.decode("utf-8", "replace")
+        return text if len(text) <= BODY_TEXT_LIMIT else text[:BODY_TEXT_LIMIT] + "…"
+    return {"bytes": len(data), "content_type": kind or None}
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > BODY_TEXT_LIMIT:
+        return value[:BODY_TEXT_LIMIT] + "…"
+    if isinstance(value, dict):
+        return {k: _shorten(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v) for v in value]
+    return value
+
+
+def record_exchange(store: Store, *, request: Request, response: Response, api: str,
+                    operation: str | None, vendor_code: Any, started: float,
+                    scenario: str | None, limit: int) -> None:
+    headers = {name: mask(value) if name.lower() in SECRET_HEADERS else value
+               for name, value in request.headers.items()}
+    if "multipart/" in (request.content_type or ""):
+        request_body: Any = {"bytes": request.content_length, "content_type": "multipart/form-data"}
+    else:
+        request_body = summarise_body(request.get_data(), request.content_type)
+    response_body = (None if response.is_streamed else
+                     summarise_body(response.get_data(), response.content_type))
+    now = time.time()
+    store.save(JournalEntry(
+        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=now, api=api,
+        operation=operation, method=request.method, path=request.path,
+        query=request.query_string.decode("latin-1"), request_headers=headers,
+        request_body=request_body, status=response.status_code, vendor_code=vendor_code,
+        response_body=response_body, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        scenario=scenario))
+    if next(_trim_every) == 0:
+        _trim(store, limit)
+
+
+def _trim(store: Store, limit: int) -> None:
+    """Keep the newest ``limit`` entries; checked now and then, not on every request."""
+    entries = sorted(store.records(JournalEntry), key=lambda e: e.entry_id)
+    for entry in entries[:max(0, len(entries) - limit)]:
+        store.delete(JournalEntry, entry.key)
+
+
+def query(store: Store, *, operation: str | None = None, api: str | None = None,
+          limit: int | None = None) -> list[JournalEntry]:
+    """Entries oldest first, optionally of one operation or API, the last ``limit`` of them."""
+    entries = sorted(store.records(JournalEntry), key=lambda e: e.entry_id)
+    entries = [e for e in entries if (operation is None or e.operation == operation)
+               and (api is None or e.api == api)]
+    return entries[-limit:] if limit else entries
+
+
+def clear(store: Store) -> int:
+    entries = store.records(JournalEntry)
+    for entry in entries:
+        store.delete(JournalEntry, entry.key)
+    return len(entries)
+
+
+def matches(entry: JournalEntry, expected: Mapping[str, Any]) -> bool:
+    """Whether the entry's request body has each expected field (dotted paths allowed)."""
+    for path, value in expected.items():
+        node: Any = entry.request_body
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return False
+            node = node[part]
+        if node != value:
+            return False
+    return True
+
+
+class JournalView:
+    """The journal as a test reads it: ``server.journal.assert_called("postImage", times=2)``."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def entries(self, operation: str | None = None, **body: Any) -> list[JournalEntry]:
+        return [e for e in query(self._store, operation=operation) if matches(e, body)]
+
+    def clear(self) -> None:
+        clear(self._store)
+
+    def assert_called(self, operation: str, *, times: int | None = None,
+                      **body: Any) -> list[JournalEntry]:
+        """Entries of ``operation`` whose request body has ``body``'s fields; fails readably
+        when there are none, or not exactly ``times``."""
+        found = self.entries(operation, **body)
+        if (times is None and not found) or (times is not None and len(found) != times):
+            seen = _describe(query(self._store))
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(f"expected {operation} {wanted} with {body or 'any body'}, "
+                                 f"found {len(found)}; the journal holds:\n{seen}")
+        return found
+
+    def assert_not_called(self, operation: str, **body: Any) -> None:
+        self.assert_called(operation, times=0, **body)
+
+
+def _describe(entries: Iterable[JournalEntry]) -> str:
+    lines = [f"  {e.method} {e.path} ({e.operation}) -> {e.status} code={e.vendor_code}"
+             for e in entries]
+    return "\n".join(lines) or "  (nothing)"
