@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 def create_app(config: MockConfig | None = None, *, store: Store | None = None) -> Flask:
     """A Flask app serving every operation of the specs, with its own fresh state."""
     config = config or MockConfig.load()
-    state = MockState(config) if store is None else MockState(config, store=store)
+    state = MockState(config, store=config.make_store() if store is None else store)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["chatimg"] = state

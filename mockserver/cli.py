@@ -1,11 +1,19 @@
-"""``chatimg-mock serve``: run the mock on a real HTTP server."""
+"""``chatimg-mock serve``: run the mock on a real HTTP server.
+
+One process by default (threads, in-memory state). ``--workers N`` runs N processes under
+gunicorn that share one SQLite store under ``--state-dir``, which also outlives restarts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from werkzeug.serving import make_server
 
@@ -23,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         target.add_argument("--host", help="address to bind (default 127.0.0.1)")
         target.add_argument("--port", type=int, help="port to listen on (default 4010)")
         target.add_argument("--config", help="YAML or JSON config file (or $CHATIMG_CONFIG)")
+        target.add_argument("--workers", type=int, default=1,
+                            help="processes under gunicorn, sharing a SQLite store (default 1)")
+        target.add_argument("--threads", type=int, default=1,
+                            help="threads per gunicorn worker (with --workers; default 1)")
+        target.add_argument("--state-dir", help="keep state in SQLite and files here "
+                            "(default: in memory; with --workers, a folder of the user's)")
     args = parser.parse_args(argv)
     try:
         return _serve(args)
@@ -31,24 +45,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def default_state_dir() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return str(Path(base) / "chatimg-mock")
+
+
 def _serve(args: argparse.Namespace) -> int:
     config = MockConfig.load(args.config)
-    host = args.host or config.host
-    port = config.port if args.port is None else args.port
-    app = create_app(config)
-    try:
-        server = make_server(host, port, app, threaded=True)
-    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
-        reason = exc.strerror if isinstance(exc, OSError) else "the port is in use"
-        raise MockServerError(f"cannot listen on {host}:{port}: {reason}") from None
-    base_url = f"http://{host}:{server.server_port}"
-    print(f"chatimg mock serving on {base_url}", flush=True)
+    state_dir = args.state_dir or config.state_dir
+    if args.workers > 1 and state_dir is None:
+        state_dir = default_state_dir()
+    config = dataclasses.replace(config, state_dir=state_dir,
+                                 host=args.host or config.host,
+                                 port=config.port if args.port is None else args.port)
+    if args.workers < 1 or args.threads < 1:
+        raise MockServerError("--workers and --threads must be at least 1")
+    if args.workers > 1 or args.threads > 1:
+        return _serve_gunicorn(config, args.workers, args.threads)
+    return _serve_threaded(config)
+
+
+def _announce(config: MockConfig, port: int) -> None:
+    print(f"chatimg mock serving on http://{config.host}:{port}", flush=True)
+    if config.state_dir:
+        print(f"state kept in {config.state_dir}", flush=True)
     print("credentials: " + json.dumps(config.credentials(), ensure_ascii=False, indent=2),
           flush=True)
+
+
+def _serve_threaded(config: MockConfig) -> int:
+    app = create_app(config)
+    try:
+        server = make_server(config.host, config.port, app, threaded=True)
+    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+        reason = exc.strerror if isinstance(exc, OSError) else "the port is in use"
+        raise MockServerError(f"cannot listen on {config.host}:{config.port}: {reason}") from None
+    _announce(config, server.server_port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+    return 0
+
+
+def _serve_gunicorn(config: MockConfig, workers: int, threads: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class MockApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings: dict[str, Any] = {
+                "bind": f"{config.host}:{config.port}", "workers": workers, "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync", "preload_app": True,
+                "accesslog": None, "loglevel": "warning", "timeout": 120,
+                "when_ready": lambda server: _announce(
+                    config, server.LISTENERS[0].sock.getsockname()[1]),
+            }
+            for name, value in settings.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> Any:
+            return create_app(config)
+
+    MockApplication().run()
     return 0

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .errors import ConfigError
+from .store import MemoryStore, Store
 
 ENV_PREFIX = "CHATIMG_"
 
@@ -108,6 +109,9 @@ class MockConfig:
     admin_token: str | None = None
     journal: bool = True
     journal_limit: int = 10000
+    # Where a persistent store keeps its state (SQLite and image files); None: in memory.
+    # Every worker of `serve --workers N` shares it, and it outlives restarts.
+    state_dir: str | None = None
     gewe: GeweConfig = field(default_factory=GeweConfig)
     wid: WidConfig = field(default_factory=WidConfig)
     lark: LarkConfig = field(default_factory=LarkConfig)
@@ -137,6 +141,8 @@ class MockConfig:
         if value := get("FETCH_ALLOW_HOSTS"):
             hosts = tuple(h.strip() for h in value.split(",") if h.strip())
             config = dataclasses.replace(config, fetch_allow_hosts=hosts)
+        if value := get("STATE_DIR"):
+            config = dataclasses.replace(config, state_dir=value)
         if value := get("ADMIN_TOKEN"):
             config = dataclasses.replace(config, admin_token=value)
         if value := get("GEWE_TOKEN"):
@@ -152,6 +158,14 @@ class MockConfig:
             config = dataclasses.replace(
                 config, lark=dataclasses.replace(config.lark, apps=(app, *config.lark.apps[1:])))
         return config
+
+    def make_store(self) -> Store:
+        """The store this configuration asks for: SQLite under ``state_dir``, or memory."""
+        if self.state_dir is None:
+            return MemoryStore()
+        from .sqlite_store import SqliteStore
+
+        return SqliteStore(self.state_dir)
 
     def credentials(self) -> dict[str, Any]:
         """What a user needs to call the mock, as ``serve`` prints it."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 
@@ -170,7 +170,11 @@ RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
-    return asdict(record)
+    """Plain data for a backend to keep; shallow, as only ``variants`` holds dataclasses."""
+    data = {f.name: getattr(record, f.name) for f in fields(record)}
+    if isinstance(record, StoredImage):
+        data["variants"] = {name: asdict(v) for name, v in record.variants.items()}
+    return data
 
 
 def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:

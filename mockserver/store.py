@@ -53,6 +53,9 @@ class Store(ABC):
     def clear(self) -> None:
         """Forget everything."""
 
+    def close(self) -> None:
+        """Release files and connections; the default keeps nothing open."""
+
 
 def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

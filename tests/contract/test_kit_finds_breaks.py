@@ -111,3 +111,11 @@ def test_a_server_that_loses_stored_images_is_found(served, check: str) -> None:
     assert status == 1, text
     assert f"FAIL  {check}" in text
     assert "state." in text or "StateLost" in text or "234005" in text
+
+
+def test_stateful_checks_hold_on_the_sqlite_store(served, tmp_path) -> None:
+    from mockserver.sqlite_store import SqliteStore
+
+    server = served(create_app(CONFIG, store=SqliteStore(tmp_path / "state")))
+    status, text = run_report(server, "")
+    assert status == 0, text

@@ -1,0 +1,237 @@
+"""A store on disk that every worker of a multi-process server shares, and that outlives them.
+
+Layout under the directory given to ``SqliteStore``::
+
+    state.sqlite3        records: one row per (kind, key), the record as JSON
+    blobs/ab/abcdef...   image bytes, one file per sha256 digest (as git keeps objects)
+
+Bytes stay out of the database so that a row read on the request path is small and a blob
+written twice by two workers is written to the same name: each writer renames its own temporary
+file over it, so readers see either no file or a whole one.
+
+SQLite runs in WAL mode: readers never wait for the writer, and ``update`` holds the one write
+lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic across processes.
+Connections are pooled per process and opened lazily; a process forked from one that used the
+store (gunicorn ``--preload``) notices the new pid and opens its own, as SQLite requires
+(https://www.sqlite.org/howtocorrupt.html, section 2.6).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .records import R, Record, record_from_dict, record_to_dict
+from .store import Store, digest_of
+
+DATABASE_NAME = "state.sqlite3"
+BLOBS_NAME = "blobs"
+BUSY_TIMEOUT_SECONDS = 10.0
+_TEMPORARY_PREFIX = ".tmp-"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key  TEXT NOT NULL,
+    body TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS records_by_age ON records (kind, seq);
+"""
+_LOAD = "SELECT body FROM records WHERE kind = ? AND key = ?"
+_LIST = "SELECT body FROM records WHERE kind = ? ORDER BY seq"
+# seq counts per kind (``records`` lists one kind); max + 1 makes a re-saved key the newest.
+_SAVE = """
+INSERT INTO records (kind, key, body, seq)
+VALUES (?1, ?2, ?3, (SELECT coalesce(max(seq), 0) + 1 FROM records WHERE kind = ?1))
+ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, seq = excluded.seq
+"""
+_DELETE = "DELETE FROM records WHERE kind = ? AND key = ?"
+
+
+class SqliteStore(Store):
+    """Records in ``directory/state.sqlite3``, image bytes in ``directory/blobs/``.
+
+    Safe to share between threads and between processes, including processes forked after the
+    store was made or used. ``close()`` releases this process's connections; the store opens new
+    ones if it is used again.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = Path(directory)
+        self.database_path = self.directory / DATABASE_NAME
+        self.blobs_path = self.directory / BLOBS_NAME
+        self.blobs_path.mkdir(parents=True, exist_ok=True)
+        self._blob_root = str(self.blobs_path)
+        self._pid = os.getpid()
+        self._idle: list[sqlite3.Connection] = []   # ready for any thread of this process
+        self._opened: list[sqlite3.Connection] = []  # every connection of this process
+        self._inherited: list[list[sqlite3.Connection]] = []
+        self._prepare_schema()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.directory)!r})"
+
+    # --- blobs ------------------------------------------------------------------------------
+
+    def put_blob(self, data: bytes) -> str:
+        digest = digest_of(data)
+        path = self._blob_path(digest)
+        if not os.path.exists(path):
+            _write_atomically(path, data)
+        return digest
+
+    def get_blob(self, digest: str) -> bytes | None:
+        if not _DIGEST.fullmatch(digest):  # also keeps a digest from naming a path elsewhere
+            return None
+        try:
+            with open(self._blob_path(digest), "rb") as blob:
+                return blob.read()
+        except FileNotFoundError:
+            return None
+
+    def _blob_path(self, digest: str) -> str:
+        return f"{self._blob_root}{os.sep}{digest[:2]}{os.sep}{digest}"
+
+    # --- records ----------------------------------------------------------------------------
+
+    def save(self, record: Record) -> None:
+        self._write(_SAVE, (record.kind, record.key, _encode(record)))
+
+    def load(self, cls: type[R], key: str) -> R | None:
+        connection = self._acquire()
+        try:
+            row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
+        finally:
+            self._idle.append(connection)
+        return None if row is None else record_from_dict(cls, json.loads(row[0]))
+
+    def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
+        connection = self._acquire()
+        try:
+            # IMMEDIATE takes the write lock before the read, so no other process can write
+            # between what ``change`` sees and what it returns.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
+                current = None if row is None else record_from_dict(cls, json.loads(row[0]))
+                new = change(current)
+                if new is None:
+                    connection.execute(_DELETE, (cls.kind, key))
+                else:
+                    connection.execute(_SAVE, (cls.kind, key, _encode(new)))
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:  # some errors end the transaction themselves
+                    connection.execute("ROLLBACK")
+                raise
+        finally:
+            self._idle.append(connection)
+        return new
+
+    def delete(self, cls: type[R], key: str) -> None:
+        self._write(_DELETE, (cls.kind, key))
+
+    def records(self, cls: type[R]) -> list[R]:
+        connection = self._acquire()
+        try:
+            rows = connection.execute(_LIST, (cls.kind,)).fetchall()
+        finally:
+            self._idle.append(connection)
+        return [record_from_dict(cls, json.loads(body)) for (body,) in rows]
+
+    def clear(self) -> None:
+        self._write("DELETE FROM records", ())
+        # Finished blobs only: a temporary file belongs to a writer that is about to rename it.
+        for shard in os.scandir(self._blob_root):
+            if shard.is_dir():
+                for blob in os.scandir(shard.path):
+                    if not blob.name.startswith(_TEMPORARY_PREFIX):
+                        _unlink_if_present(blob.path)
+
+    def close(self) -> None:
+        """Close this process's connections (call it when no operation is running)."""
+        if self._pid != os.getpid():
+            self._adopt_this_process()
+        opened, self._opened, self._idle = self._opened, [], []
+        for connection in opened:
+            connection.close()
+
+    # --- connections ------------------------------------------------------------------------
+
+    def _prepare_schema(self) -> None:
+        connection = self._connect()
+        try:
+            # journal_mode is kept in the database file: set once here, not per connection.
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+        finally:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, with transactions only where update() begins one.
+        # check_same_thread=False: the pool hands a connection to one thread at a time.
+        connection = sqlite3.connect(self.database_path, timeout=BUSY_TIMEOUT_SECONDS,
+                                     isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def _acquire(self) -> sqlite3.Connection:
+        """An idle connection of this process, or a new one. Give it back to ``_idle``."""
+        if self._pid != os.getpid():
+            self._adopt_this_process()
+        try:
+            return self._idle.pop()  # list.pop and list.append are atomic: no lock needed
+        except IndexError:
+            connection = self._connect()
+            self._opened.append(connection)
+            return connection
+
+    def _adopt_this_process(self) -> None:
+        """After a fork: leave the parent's connections alone, open our own from now on.
+
+        They are kept referenced, never closed nor collected: closing SQLite connections
+        inherited across fork can release the parent's locks or delete its WAL file."""
+        self._inherited.append(self._opened)
+        self._opened, self._idle = [], []
+        self._pid = os.getpid()
+
+    def _write(self, sql: str, parameters: tuple[str, ...]) -> None:
+        connection = self._acquire()
+        try:
+            connection.execute(sql, parameters)
+        finally:
+            self._idle.append(connection)
+
+
+def _encode(record: Record) -> str:
+    # json keeps ints exact at any size: 19-digit message ids survive, as in MemoryStore.
+    return json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it onto ``path``."""
+    shard = os.path.dirname(path)
+    os.makedirs(shard, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=shard, prefix=_TEMPORARY_PREFIX)
+    try:
+        with os.fdopen(descriptor, "wb") as blob:
+            blob.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        _unlink_if_present(temporary)
+        raise
+
+
+def _unlink_if_present(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

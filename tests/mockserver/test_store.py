@@ -1,0 +1,470 @@
+"""Specification of the state store: what every backend keeps, and what SqliteStore adds.
+
+The first part runs against MemoryStore and SqliteStore alike; the second holds SqliteStore to
+its promises of persistence, blobs on disk and atomicity across processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from mockserver import MockConfig, create_app, mock_state
+from mockserver.clock import Clock
+from mockserver.records import (RECORD_TYPES, AccessToken, FileLink, ImageMessage,
+                                JournalEntry, Record, Rule, Setting, StoredImage, Variant)
+from mockserver.sqlite_store import SqliteStore
+from mockserver.store import MemoryStore, Store
+
+IMAGE_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\x1a"  # every byte value, line ends, NUL, EOF
+
+
+# --- realistic records ---------------------------------------------------------------------
+
+def stored_image(image_id: str = "3057020100044b30490201000204a1b2c3", *,
+                 owner: str = "wx_MockDevice00000000001") -> StoredImage:
+    normal = Variant(digest=hashlib.sha256(b"normal").hexdigest(), length=50144, width=1080,
+                     height=810, content_type="image/jpeg", md5=hashlib.md5(b"normal").hexdigest())
+    thumb = Variant(digest=hashlib.sha256(b"thumb").hexdigest(), length=3933, width=120,
+                    height=90, content_type="image/jpeg", md5=hashlib.md5(b"thumb").hexdigest())
+    return StoredImage(vendor="gewe", image_id=image_id, owner=owner,
+                       variants={"normal": normal, "thumb": thumb},
+                       aes_key="bd49a5c1f0e2d3c4b5a6978877665544", origin="received",
+                       created_at=1795692448.125)
+
+
+def file_link() -> FileLink:
+    return FileLink(file_id="e7364f0c1d2b3a4958677685a4b3c2d1.png",
+                    digest=hashlib.sha256(b"png").hexdigest(), content_type="image/png",
+                    filename="e7364f0c1d2b3a4958677685a4b3c2d1.png", expires_at=1796297248.5)
+
+
+def access_token() -> AccessToken:
+    return AccessToken(token="t-g1044ghJRUIJJ5ELPGHVSXDTJUIV3OEJBFT4YLNV",
+                       app_id="cli_mock0000000000a1", issued_at=1795692448, expires_at=1795699648)
+
+
+def image_message() -> ImageMessage:
+    new_msg_id = 1369046314271614529  # 19 digits: a float would round it
+    assert new_msg_id > 2**53
+    return ImageMessage(vendor="gewe", new_msg_id=new_msg_id, msg_id=1770702252,
+                        account="wx_MockDevice00000000001", from_user="wxid_friend01",
+                        to_user="34757816141@chatroom", image_id="3057020100044b30490201000204",
+                        xml='<msg><img aeskey="bd49" cdnmidimgurl="3057"/></msg>',
+                        create_time=1795692448, direction="in",
+                        extra={"sender": "wxid_friend01", "hd": False, "ids": [2**63 - 1, 7],
+                               "note": "群聊图片 ✓"})
+
+
+def clock_setting() -> Setting:
+    return Setting("clock_offset", 3600.25)
+
+
+def scenario_rule() -> Rule:
+    return Rule(rule_id="r-0001", operation="gewe.downloadImage",
+                match={"appId": "wx_MockDevice00000000001"},
+                action={"fault": "delay", "seconds": 1.5}, remaining=2, created_at=1795692448.5)
+
+
+def journal_entry() -> JournalEntry:
+    return JournalEntry(
+        entry_id="01795692448000000000-4242-7", time=1795692448.25, api="lark",
+        operation="getImage", method="GET", path="/open-apis/im/v1/images/img_v3_0abc",
+        query="", request_headers={"Authorization": "Bearer t-g10…"}, request_body=None,
+        status=400, vendor_code=234005,
+        response_body={"code": 234005, "msg": "Image has been deleted"}, duration_ms=0.812)
+
+
+RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
+    "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
+    "ImageMessage": image_message, "Setting": clock_setting, "Rule": scenario_rule,
+    "JournalEntry": journal_entry}
+
+
+def test_every_record_type_has_a_round_trip_case() -> None:
+    assert {build().kind for build in RECORD_BUILDERS.values()} == set(RECORD_TYPES)
+
+
+def increment(current: Setting | None) -> Setting:
+    return Setting("counter", (current.value if current else 0) + 1)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sqlite_store = SqliteStore(tmp_path)
+    yield sqlite_store
+    sqlite_store.close()
+
+
+@pytest.fixture
+def open_store(tmp_path: Path) -> Iterator[Callable[[], SqliteStore]]:
+    """Open SqliteStores on one directory, as restarted servers or other workers would."""
+    opened: list[SqliteStore] = []
+
+    def open_one() -> SqliteStore:
+        opened.append(SqliteStore(tmp_path))
+        return opened[-1]
+
+    yield open_one
+    for sqlite_store in opened:
+        sqlite_store.close()
+
+
+# --- blobs -----------------------------------------------------------------------------------
+
+def test_blob_round_trip_is_byte_exact_under_its_sha256(store: Store) -> None:
+    digest = store.put_blob(IMAGE_BYTES)
+    assert digest == hashlib.sha256(IMAGE_BYTES).hexdigest()
+    assert store.get_blob(digest) == IMAGE_BYTES
+
+
+def test_same_bytes_stored_twice_get_the_same_digest(store: Store) -> None:
+    assert store.put_blob(IMAGE_BYTES) == store.put_blob(bytes(IMAGE_BYTES))
+    assert store.get_blob(hashlib.sha256(IMAGE_BYTES).hexdigest()) == IMAGE_BYTES
+
+
+def test_get_blob_of_unknown_digest_is_none(store: Store) -> None:
+    assert store.get_blob(hashlib.sha256(b"never stored").hexdigest()) is None
+
+
+def test_get_blob_of_something_that_is_not_a_digest_is_none(store: Store) -> None:
+    store.put_blob(IMAGE_BYTES)
+    assert store.get_blob("../state.sqlite3") is None
+
+
+# --- records ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("build", RECORD_BUILDERS.values(), ids=RECORD_BUILDERS.keys())
+def test_saved_record_loads_equal_to_the_original(store: Store,
+                                                  build: Callable[[], Record]) -> None:
+    record = build()
+    store.save(record)
+    assert store.load(type(record), record.key) == record
+
+
+def test_message_id_beyond_float_precision_loads_as_the_exact_int(store: Store) -> None:
+    message = image_message()
+    store.save(message)
+    loaded = store.load(ImageMessage, message.key)
+    assert loaded is not None and type(loaded.new_msg_id) is int
+    assert loaded.new_msg_id == 1369046314271614529
+
+
+def test_load_of_missing_key_is_none(store: Store) -> None:
+    assert store.load(FileLink, "no-such-file.png") is None
+
+
+def test_load_of_another_kind_with_the_same_key_is_none(store: Store) -> None:
+    store.save(Setting("shared-key", 1))
+    assert store.load(FileLink, "shared-key") is None
+
+
+def test_save_of_an_existing_key_replaces_it_and_makes_it_newest(store: Store) -> None:
+    first, second = stored_image("3057aa"), stored_image("3057bb")
+    store.save(first)
+    store.save(second)
+    deleted_first = dataclasses.replace(first, deleted=True)
+    store.save(deleted_first)
+    assert store.load(StoredImage, first.key) == deleted_first
+    assert store.records(StoredImage) == [second, deleted_first]
+
+
+def test_records_lists_only_that_kind_oldest_first(store: Store) -> None:
+    older, newer = stored_image("3057aa"), stored_image("3057bb")
+    store.save(older)
+    store.save(Setting("clock_offset", 1.5))
+    store.save(newer)
+    store.save(file_link())
+    assert store.records(StoredImage) == [older, newer]
+    assert store.records(AccessToken) == []
+
+
+def test_update_creates_a_missing_record_and_returns_it(store: Store) -> None:
+    seen: list[Setting | None] = []
+
+    def create(current: Setting | None) -> Setting:
+        seen.append(current)
+        return Setting("counter", 1)
+
+    assert store.update(Setting, "counter", create) == Setting("counter", 1)
+    assert seen == [None]
+    assert store.load(Setting, "counter") == Setting("counter", 1)
+
+
+def test_update_modifies_an_existing_record_and_returns_the_new_value(store: Store) -> None:
+    store.save(Setting("counter", 41))
+    assert store.update(Setting, "counter", increment) == Setting("counter", 42)
+    assert store.load(Setting, "counter") == Setting("counter", 42)
+
+
+def test_update_deletes_the_record_when_change_returns_none(store: Store) -> None:
+    store.save(file_link())
+    assert store.update(FileLink, file_link().key, lambda current: None) is None
+    assert store.load(FileLink, file_link().key) is None
+    assert store.records(FileLink) == []
+
+
+def test_update_makes_the_record_newest(store: Store) -> None:
+    store.save(Setting("a", 1))
+    store.save(Setting("b", 2))
+    store.update(Setting, "a", lambda current: Setting("a", 3))
+    assert store.records(Setting) == [Setting("b", 2), Setting("a", 3)]
+
+
+def test_update_whose_change_raises_leaves_the_record_unchanged(store: Store) -> None:
+    store.save(Setting("counter", 7))
+
+    def fail(current: Setting | None) -> Setting:
+        raise RuntimeError("rule failed")
+
+    with pytest.raises(RuntimeError, match="rule failed"):
+        store.update(Setting, "counter", fail)
+    assert store.load(Setting, "counter") == Setting("counter", 7)
+    assert store.update(Setting, "counter", increment) == Setting("counter", 8)  # not locked
+
+
+def test_delete_removes_only_that_record(store: Store) -> None:
+    store.save(access_token())
+    store.save(Setting(access_token().key, "same key, other kind"))
+    store.delete(AccessToken, access_token().key)
+    assert store.load(AccessToken, access_token().key) is None
+    assert store.load(Setting, access_token().key) is not None
+
+
+def test_delete_of_a_missing_record_does_nothing(store: Store) -> None:
+    store.delete(AccessToken, "cli_unknown")
+    assert store.records(AccessToken) == []
+
+
+def test_clear_forgets_records_and_blobs(store: Store) -> None:
+    digest = store.put_blob(IMAGE_BYTES)
+    for build in RECORD_BUILDERS.values():
+        store.save(build())
+    store.clear()
+    assert store.get_blob(digest) is None
+    for build in RECORD_BUILDERS.values():
+        assert store.records(type(build())) == []
+    assert store.put_blob(IMAGE_BYTES) == digest and store.get_blob(digest) == IMAGE_BYTES
+
+
+def test_threads_saving_distinct_keys_lose_none(store: Store) -> None:
+    threads, saves = 8, 50
+    start = threading.Barrier(threads)
+
+    def save_many(thread: int) -> None:
+        start.wait()
+        for n in range(saves):
+            store.save(Setting(f"t{thread}-{n}", n))
+
+    workers = [threading.Thread(target=save_many, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(store.records(Setting)) == threads * saves
+
+
+def test_threads_updating_one_counter_lose_no_increment(store: Store) -> None:
+    threads, updates = 8, 50
+    start = threading.Barrier(threads)
+
+    def count_up() -> None:
+        start.wait()
+        for _ in range(updates):
+            store.update(Setting, "counter", increment)
+
+    workers = [threading.Thread(target=count_up) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert store.load(Setting, "counter") == Setting("counter", threads * updates)
+
+
+# --- SqliteStore: on disk, shared, durable ---------------------------------------------------
+
+def test_sqlite_store_makes_its_directory_with_a_wal_database_and_blobs(tmp_path: Path) -> None:
+    directory = tmp_path / "state" / "mock"
+    SqliteStore(directory).close()
+    assert (directory / "blobs").is_dir()
+    with sqlite3.connect(directory / "state.sqlite3") as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_records_and_blobs_survive_reopening_the_directory(
+        open_store: Callable[[], SqliteStore]) -> None:
+    before_restart = open_store()
+    digest = before_restart.put_blob(IMAGE_BYTES)
+    records = [build() for build in RECORD_BUILDERS.values()]
+    for record in records:
+        before_restart.save(record)
+    before_restart.close()
+
+    after_restart = open_store()
+    assert after_restart.get_blob(digest) == IMAGE_BYTES
+    for record in records:
+        assert after_restart.records(type(record)) == [record]
+
+
+def test_blob_is_a_file_named_by_its_digest_under_blobs(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    digest = open_store().put_blob(IMAGE_BYTES)
+    assert (tmp_path / "blobs" / digest[:2] / digest).read_bytes() == IMAGE_BYTES
+
+
+def test_same_bytes_stored_twice_make_one_file(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    store = open_store()
+    store.put_blob(IMAGE_BYTES)
+    store.put_blob(IMAGE_BYTES)
+    assert [path.name for path in (tmp_path / "blobs").rglob("*") if path.is_file()] == [
+        hashlib.sha256(IMAGE_BYTES).hexdigest()]
+
+
+def test_a_megabyte_blob_stays_out_of_the_database(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    store = open_store()
+    digest = store.put_blob(os.urandom(1024 * 1024))
+    store.save(stored_image())
+    database_bytes = sum(path.stat().st_size for path in tmp_path.glob("state.sqlite3*"))
+    assert database_bytes < 100 * 1024
+    assert (tmp_path / "blobs" / digest[:2] / digest).stat().st_size == 1024 * 1024
+
+
+COUNTING_WORKER = """
+import os, sys, time
+from mockserver.records import Setting
+from mockserver.sqlite_store import SqliteStore
+
+directory, worker, updates = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = SqliteStore(directory)
+open(os.path.join(directory, f"ready-{worker}"), "w").close()
+while not os.path.exists(os.path.join(directory, "go")):  # start together, to contend
+    time.sleep(0.001)
+for _ in range(updates):
+    store.update(Setting, "counter",
+                 lambda current: Setting("counter", (current.value if current else 0) + 1))
+store.close()
+"""
+
+
+def test_updates_from_separate_processes_lose_no_increment(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    processes, updates = 4, 200
+    store = open_store()
+    workers = [subprocess.Popen([sys.executable, "-c", COUNTING_WORKER, str(tmp_path), str(n),
+                                 str(updates)]) for n in range(processes)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < processes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    assert [worker.wait(timeout=60) for worker in workers] == [0] * processes
+    assert store.load(Setting, "counter") == Setting("counter", processes * updates)
+
+
+def _count_up_after_fork(store: SqliteStore, start: threading.Barrier, updates: int) -> None:
+    start.wait()
+    for _ in range(updates):
+        store.update(Setting, "counter", increment)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: threads of pytest
+def test_store_used_before_fork_serves_forked_children_and_parent(
+        open_store: Callable[[], SqliteStore]) -> None:
+    processes, updates = 4, 200
+    store = open_store()
+    store.save(Setting("counter", 0))  # the parent holds a connection when it forks
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(processes)
+    workers = [context.Process(target=_count_up_after_fork, args=(store, start, updates))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * processes
+    assert store.load(Setting, "counter") == Setting("counter", processes * updates)
+    assert store.update(Setting, "counter", increment) == Setting("counter",
+                                                                  processes * updates + 1)
+
+
+CLOCK_WORKER = """
+import sys
+from mockserver.clock import Clock
+from mockserver.sqlite_store import SqliteStore
+
+Clock(SqliteStore(sys.argv[1])).advance(float(sys.argv[2]))
+"""
+
+
+def test_clock_advanced_in_another_process_is_seen_here(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    clock = Clock(open_store())
+    assert clock.offset() == 0.0
+    subprocess.run([sys.executable, "-c", CLOCK_WORKER, str(tmp_path), "3600"], check=True,
+                   timeout=60)
+    assert clock.offset() == 3600.0
+    assert clock.now() == pytest.approx(time.time() + 3600, abs=5)
+
+
+# --- SqliteStore behind the app --------------------------------------------------------------
+
+GEWE_HEADERS = {"X-GEWE-TOKEN": "gewe-mock-token"}
+GEWE_APP_ID = "wx_MockDevice00000000001"
+
+
+def post_image(client: FlaskClient) -> dict:
+    reply = client.post("/gewe/v2/api/message/postImage", headers=GEWE_HEADERS,
+                        json={"appId": GEWE_APP_ID, "toWxid": "34757816141@chatroom",
+                              "imgUrl": "http://dummyimage.com/40x30"})
+    assert reply.get_json()["ret"] == 200, reply.get_data(as_text=True)
+    return reply.get_json()["data"]
+
+
+def forward_xml_of(posted: dict) -> str:
+    return (f'<msg><img aeskey="{posted["aesKey"]}" cdnmidimgurl="{posted["fileId"]}" '
+            f'length="{posted["length"]}" md5="{posted["md5"]}"/></msg>')
+
+
+def downloaded_bytes(client: FlaskClient, xml: str) -> bytes:
+    reply = client.post("/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS,
+                        json={"appId": GEWE_APP_ID, "xml": xml, "type": 2})
+    assert reply.get_json()["ret"] == 200, reply.get_data(as_text=True)
+    file_reply = client.get(reply.get_json()["data"]["fileUrl"])
+    assert file_reply.status_code == 200
+    return file_reply.get_data()
+
+
+def test_app_on_sqlite_store_downloads_the_image_it_posted(
+        open_store: Callable[[], SqliteStore]) -> None:
+    client = create_app(MockConfig(), store=open_store()).test_client()
+    posted = post_image(client)
+    image = downloaded_bytes(client, forward_xml_of(posted))
+    assert (len(image), hashlib.md5(image).hexdigest()) == (posted["length"], posted["md5"])
+
+
+def test_restarted_app_on_the_same_directory_still_serves_the_image(
+        open_store: Callable[[], SqliteStore]) -> None:
+    first_app = create_app(MockConfig(), store=open_store())
+    posted = post_image(first_app.test_client())
+    mock_state(first_app).store.close()  # the first server stops
+
+    restarted = create_app(MockConfig(), store=open_store()).test_client()
+    image = downloaded_bytes(restarted, forward_xml_of(posted))
+    assert hashlib.md5(image).hexdigest() == posted["md5"]
