@@ -7,11 +7,16 @@ Only Pillow touches image formats; any bytes it cannot read become `NotAnImage`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import threading
 import warnings
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -97,6 +102,33 @@ def _encode(image: Image.Image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
+_MEMO_SIZE = 128
+T = TypeVar("T")
+
+
+def _memoised(function: Callable[..., T]) -> Callable[..., T]:
+    """Remember results by the sha256 of the input bytes (not the bytes themselves), so that
+    a bot sending the same picture again costs a hash, not a decode and a resize."""
+    results: OrderedDict[tuple[Any, ...], T] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def memoised(data: bytes, *args: Any, **kwargs: Any) -> T:
+        key = (hashlib.sha256(data).digest(), *args, *sorted(kwargs.items()))
+        with lock:
+            if key in results:
+                results.move_to_end(key)
+                return results[key]
+        result = function(data, *args, **kwargs)
+        with lock:
+            results[key] = result
+            if len(results) > _MEMO_SIZE:
+                results.popitem(last=False)
+        return result
+
+    return memoised
+
+
 def _check_max_side(max_side: int) -> None:
     if max_side < 1:  # a caller bug, not bad input, so not NotAnImage
         raise ValueError(f"max_side must be at least 1, got {max_side}")
@@ -107,6 +139,7 @@ def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
     return image
 
 
+@_memoised
 def probe(data: bytes) -> ImageInfo:
     """Read format and size the way a vendor would before accepting an upload."""
     image = _decode(data, verify=True)
@@ -120,6 +153,7 @@ def probe(data: bytes) -> ImageInfo:
     )
 
 
+@_memoised
 def downscale(data: bytes, max_side: int) -> bytes:
     """Make the "normal" copy of an HD image; bytes that already fit are served as they are.
 
@@ -137,6 +171,7 @@ def downscale(data: bytes, max_side: int) -> bytes:
         raise NotAnImage(f"cannot re-encode image: {error}") from error
 
 
+@_memoised
 def thumbnail(data: bytes, max_side: int = 120) -> bytes:
     """Make the small JPEG preview WeChat sends inline (cdnthumb* is about 120 px).
 
@@ -150,6 +185,7 @@ def thumbnail(data: bytes, max_side: int = 120) -> bytes:
         raise NotAnImage(f"cannot re-encode image: {error}") from error
 
 
+@_memoised
 def to_jpeg(data: bytes) -> bytes:
     """Lark stores TIFF and HEIC uploads as JPG (im/v1/images create doc)."""
     image = _decode(data)

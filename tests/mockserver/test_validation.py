@@ -1,0 +1,84 @@
+"""The fast validation path never accepts what openapi-core refuses, nor changes the values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract_tests.strategies import SchemaResolver, from_schema, invalid_body
+from mockserver import MockConfig, create_app
+from mockserver.errors import RequestProblem
+from mockserver.specs import ALL_SPECS, load_spec
+from mockserver.validation import RequestValidator
+
+APP = create_app(MockConfig())
+CASES = [(name, op) for name in ALL_SPECS for op in load_spec(name).operations]
+CONTENT_TYPES = st.sampled_from([None, "application/json", "application/json; charset=utf-8",
+                                 "text/plain", "application/x-www-form-urlencoded"])
+CREDENTIALS = st.fixed_dictionaries({}, optional={
+    "X-GEWE-TOKEN": st.sampled_from(["", "t", "gewe-mock-token"]),
+    "Authorization": st.sampled_from(["", "Bearer", "Bearer ", "Bearer t-1", "bearer t-1",
+                                      "Basic x", "wid-mock-authorization"]),
+    "X-Chatimg-Admin-Token": st.just("x"),
+})
+
+
+def requests_for(name: str, operation: Any) -> st.SearchStrategy[dict[str, Any]]:
+    spec = load_spec(name)
+    resolver = SchemaResolver(spec.document)
+    item = spec.document["paths"][operation.path][operation.method.lower()]
+    params = {p["name"]: from_schema(p["schema"], resolver) | st.text(max_size=6)
+              for p in item.get("parameters", []) if p["in"] == "path"}
+    media = item.get("requestBody", {}).get("content", {}).get("application/json")
+    if media:
+        schema = media["schema"]
+        bodies = (from_schema(schema, resolver).map(json.dumps)
+                  | invalid_body(schema, resolver).map(lambda case: json.dumps(case[1]))
+                  | st.sampled_from(["", "{", "[]", "null", '{"a": NaN}']))
+    else:
+        bodies = st.just("")
+    return st.fixed_dictionaries({
+        "path": st.fixed_dictionaries(params).filter(
+            lambda p: all(v and "/" not in v and v not in (".", "..") for v in p.values())),
+        "body": bodies, "content_type": CONTENT_TYPES, "headers": CREDENTIALS})
+
+
+def outcome(validate, request) -> Any:
+    try:
+        valid = validate(request)
+    except RequestProblem as problem:
+        return ("refused", problem.location, problem.field, problem.reason)
+    return ("accepted", dict(valid.path), valid.body)
+
+
+@pytest.mark.parametrize("name, operation", CASES, ids=[f"{n}.{o.operation_id}" for n, o in CASES])
+def test_fast_path_agrees_with_openapi_core(name: str, operation: Any) -> None:
+    validator = RequestValidator(load_spec(name))
+
+    @settings(max_examples=60, deadline=None)
+    @given(case=requests_for(name, operation))
+    def agree(case: dict[str, Any]) -> None:
+        path = operation.path.format(**{k: quote(v, safe="") for k, v in case["path"].items()})
+        headers = dict(case["headers"])
+        if case["content_type"]:
+            headers["Content-Type"] = case["content_type"]
+        with APP.test_request_context(path, method=operation.method,
+                                      data=case["body"].encode(), headers=headers) as context:
+            request = context.request
+            fast = outcome(lambda r: validator.validate(operation, r), request)
+            judge = outcome(lambda r: validator.validate_with_openapi_core(operation, r), request)
+        assert fast == judge
+
+    agree()
+
+
+def test_fast_path_is_compiled_for_the_json_operations() -> None:
+    fast = {name: set(RequestValidator(load_spec(name))._fast) for name in ("gewe", "wid", "lark")}
+    assert fast["gewe"] == {"postImage", "downloadImage", "forwardImage"}
+    assert fast["wid"] == {"getMsgImg"}
+    assert fast["lark"] == {"getTenantAccessToken", "getImage"}  # upload is multipart
