@@ -103,6 +103,10 @@ def token_grant(response: httpx.Response) -> tuple[str, float]:
     token, expire = payload.get("tenant_access_token"), payload.get("expire")
     if not isinstance(token, str) or not token:
         raise ProtocolError("Lark token reply has no tenant_access_token", body=response.text)
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        # it goes into an Authorization header, which only takes visible ASCII
+        raise ProtocolError("Lark token reply's tenant_access_token is not a header value",
+                            body=response.text)
     if not isinstance(expire, int | float) or isinstance(expire, bool) or expire < 0:
         raise ProtocolError("Lark token reply has no numeric expire", body=response.text)
     return token, float(expire)

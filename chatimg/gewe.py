@@ -178,7 +178,7 @@ def _field(data: Mapping[str, Any], name: str, kind: type) -> Any:
 def _big_int(data: Mapping[str, Any], name: str) -> int:
     """Ids past 2**53 come as JSON numbers or, in some captures, strings (vendor notes 1.5)."""
     value = data[name]
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 30:
         return int(value)
     return int(_field(data, name, int))
 

@@ -68,4 +68,6 @@ def stateful_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
 
 
 def all_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
-    return server_checks() + stateful_checks(lark_apps)
+    from .client import client_checks
+
+    return server_checks() + stateful_checks(lark_apps) + client_checks()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -174,6 +176,16 @@ def wid_machine(target: Target) -> type[RuleBasedStateMachine]:
     return WidImages
 
 
+def within_rate_limit(send: Callable[[], httpx.Response], attempts: int = 5) -> httpx.Response:
+    """Lark allows 50 calls a second per app: wait out a 429 as its document says, bounded."""
+    for _ in range(attempts - 1):
+        reply = send()
+        if reply.status_code != 429:
+            return reply
+        time.sleep(min(float(reply.headers.get("x-ogw-ratelimit-reset", 1)), 5.0))
+    return send()
+
+
 @dataclass(frozen=True)
 class Upload:
     key: str
@@ -195,8 +207,8 @@ def lark_machine(target: Target, apps: list[tuple[str, str]]) -> type[RuleBasedS
         return tokens[app]
 
     def get(key: str, app: int) -> httpx.Response:
-        return target.client.get(f"/open-apis/im/v1/images/{key}",
-                                 headers={"Authorization": f"Bearer {token(app)}"})
+        return within_rate_limit(lambda: target.client.get(
+            f"/open-apis/im/v1/images/{key}", headers={"Authorization": f"Bearer {token(app)}"}))
 
     class LarkImages(RuleBasedStateMachine):
         uploads = Bundle("uploads")
@@ -211,10 +223,10 @@ def lark_machine(target: Target, apps: list[tuple[str, str]]) -> type[RuleBasedS
               image_type=st.sampled_from(["message", "message", "avatar"]))
         def upload(self, name: str, app: int, image_type: str) -> Upload:
             data = fixture_image(name)
-            reply = target.client.post("/open-apis/im/v1/images",
-                                       data={"image_type": image_type},
-                                       files={"image": (name, data)},
-                                       headers={"Authorization": f"Bearer {token(app)}"})
+            reply = within_rate_limit(lambda: target.client.post(
+                "/open-apis/im/v1/images", data={"image_type": image_type},
+                files={"image": (name, data)},
+                headers={"Authorization": f"Bearer {token(app)}"}))
             assert reply.status_code == 200, reply.text
             upload = Upload(reply.json()["data"]["image_key"], data, app, image_type)
             self.stored.append(upload)

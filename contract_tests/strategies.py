@@ -101,8 +101,12 @@ def _string(schema: Schema) -> st.SearchStrategy[Any]:
         return st.binary(max_size=48).map(lambda b: base64.b64encode(b).decode())
     low, high = schema.get("minLength", 0), schema.get("maxLength")
     if "pattern" in schema:
-        text = st.from_regex(schema["pattern"], fullmatch=False)
-        return text.filter(lambda s: len(s) >= low and (high is None or len(s) <= high))
+        pattern = schema["pattern"]
+        text = st.from_regex(pattern, fullmatch=False)
+        # Python's $ also matches before a final newline; the spec's (ECMA 262) $ does not.
+        ecma = (lambda s: not s.endswith("\n")) if pattern.endswith("$") else (lambda s: True)
+        return text.filter(lambda s: len(s) >= low and (high is None or len(s) <= high)
+                           and ecma(s))
     return st.text(TEXT, min_size=low, max_size=high if high is not None else 40)
 
 

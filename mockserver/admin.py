@@ -42,8 +42,9 @@ class AdminApi(VendorApi):
     spec_name = "admin"
     path_prefixes = (ADMIN_PREFIX, FILES_PREFIX)
 
-    def __init__(self, state: MockState, vendors: Mapping[str, VendorApi]):
-        super().__init__(state)
+    def __init__(self, state: MockState, operations: tuple[Operation, ...],
+                 vendors: Mapping[str, VendorApi]):
+        super().__init__(state, operations)
         self.vendors = vendors
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -101,22 +102,38 @@ class AdminApi(VendorApi):
 
     def arm_rule(self, call: Call) -> Response:
         body = call.body
-        operation = body["operation"]
-        api_name = operation.split(".")[0] if "." in operation else self._api_of(operation)
-        action = {"error": body["error"]} if "error" in body else dict(body.get("fault") or {})
-        if "error" in action:
-            vendor = self.vendors.get(api_name)
-            if vendor is None or action["error"] not in vendor.error_names():
-                known = vendor.error_names() if vendor else ()
-                raise AdminError(400, f"{operation} cannot answer error {action['error']!r}; "
-                                      f"known: {', '.join(known) or 'name one operation'}")
+        if ("error" in body) == ("fault" in body):
+            raise AdminError(400, "a rule needs exactly one of error (a vendor code or name) "
+                                  "or fault")
+        operations = self._operations_named(body["operation"])
+        if "error" in body:
+            known = sorted({name for vendor, operation in operations
+                            for name in vendor.error_names(operation)})
+            if body["error"] not in known:
+                raise AdminError(400, f"{body['operation']} cannot answer error "
+                                      f"{body['error']!r}; known: {', '.join(known)}")
+            action: dict[str, Any] = {"error": body["error"]}
+        else:
+            action = dict(body["fault"])
         try:
-            rule = scenarios.arm(self.state.store, operation=operation, action=action,
+            rule = scenarios.arm(self.state.store, operation=body["operation"], action=action,
                                  match=body.get("match"), times=body.get("times"),
                                  now=self.state.clock.now())
         except scenarios.ScenarioError as exc:
             raise AdminError(400, str(exc)) from exc
         return json_response(_rule(rule), 201)
+
+    def _operations_named(self, name: str) -> list[tuple[VendorApi, Operation]]:
+        """The vendor operations a rule's ``operation`` names: an operationId, '<api>.*', '*'."""
+        api_name, dot, rest = name.partition(".")
+        found = [(vendor, operation) for vendor_name, vendor in self.vendors.items()
+                 for operation in vendor.operations
+                 if name == "*" or name == operation.operation_id
+                 or (dot and rest == "*" and api_name == vendor_name)]
+        if not found:
+            raise AdminError(400, f"no operation {name!r}; use an operationId of the specs, "
+                                  f"'<api>.*' ({', '.join(self.vendors)}) or '*'")
+        return found
 
     def delete_rule(self, call: Call) -> Response:
         rule_id = call.valid.path["rule_id"]
@@ -137,15 +154,6 @@ class AdminApi(VendorApi):
         else:
             self.state.clock.set(body["set"])
         return self.get_clock(call)
-
-    def _api_of(self, operation_id: str) -> str:
-        for name, vendor in self.vendors.items():
-            if operation_id in vendor.handlers():
-                return name
-        if operation_id == "*":
-            return "*"
-        raise AdminError(400, f"no operation {operation_id!r}; use an operationId of the "
-                              "specs, '<api>.*' or '*'")
 
     def receive_gewe_image(self, call: Call) -> Response:
         devices = {d.app_id: d.wxid for d in self.state.config.gewe.devices}

@@ -167,6 +167,12 @@ class MockConfig:
 
         return SqliteStore(self.state_dir)
 
+    def secrets(self) -> tuple[str, ...]:
+        """Credential values the journal must never show."""
+        return (*self.gewe.tokens, *self.wid.authorizations,
+                *(app.app_secret for app in self.lark.apps),
+                *((self.admin_token,) if self.admin_token else ()))
+
     def credentials(self) -> dict[str, Any]:
         """What a user needs to call the mock, as ``serve`` prints it."""
         return {

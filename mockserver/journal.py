@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from flask import Request, Response
@@ -21,6 +21,7 @@ __all__ = ["JournalEntry", "JournalView", "clear", "query", "record_exchange"]
 from .store import Store
 
 SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
+SECRET_FIELDS = ("app_secret", "tenant_access_token")
 BODY_TEXT_LIMIT = 2000
 _counter = itertools.count()
 _trim_every = itertools.cycle(range(500))
@@ -31,43 +32,46 @@ def mask(value: str) -> str:
     return f"***{value[-4:]}" if len(value) > 8 else "***"
 
 
-def summarise_body(data: bytes, content_type: str | None) -> Any:
-    """JSON as data (long strings cut), text cut, binary as its size."""
+def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = ()) -> Any:
+    """JSON as data (long strings cut), text cut, binary as its size; secrets masked."""
     if not data:
         return None
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind == "application/json" or (not kind and data[:1] in (b"{", b"[")):
         try:
-            return _shorten(json.loads(data))
+            return _shorten(json.loads(data), secrets)
         except ValueError:
             pass
     if kind.startswith("text/") or kind in ("application/json", "application/xml"):
-        text = data.decode("utf-8", "replace")
-        return text if len(text) <= BODY_TEXT_LIMIT else text[:BODY_TEXT_LIMIT] + "…"
+        return _shorten(data.decode("utf-8", "replace"), secrets)
     return {"bytes": len(data), "content_type": kind or None}
 
 
-def _shorten(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > BODY_TEXT_LIMIT:
-        return value[:BODY_TEXT_LIMIT] + "…"
+def _shorten(value: Any, secrets: Collection[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:  # e.g. GeWe quotes a refused token in its reply
+                value = value.replace(secret, mask(secret))
+        return value if len(value) <= BODY_TEXT_LIMIT else value[:BODY_TEXT_LIMIT] + "…"
     if isinstance(value, dict):
-        return {k: _shorten(v) for k, v in value.items()}
+        return {k: mask(v) if k in SECRET_FIELDS and isinstance(v, str) else _shorten(v, secrets)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_shorten(v) for v in value]
+        return [_shorten(v, secrets) for v in value]
     return value
 
 
 def record_exchange(store: Store, *, request: Request, response: Response, api: str,
                     operation: str | None, vendor_code: Any, started: float,
-                    scenario: str | None, limit: int) -> None:
+                    scenario: str | None, limit: int, secrets: Collection[str]) -> None:
     headers = {name: mask(value) if name.lower() in SECRET_HEADERS else value
                for name, value in request.headers.items()}
     if "multipart/" in (request.content_type or ""):
         request_body: Any = {"bytes": request.content_length, "content_type": "multipart/form-data"}
     else:
-        request_body = summarise_body(request.get_data(), request.content_type)
+        request_body = summarise_body(request.get_data(), request.content_type, secrets)
     response_body = (None if response.is_streamed else
-                     summarise_body(response.get_data(), response.content_type))
+                     summarise_body(response.get_data(), response.content_type, secrets))
     now = time.time()
     store.save(JournalEntry(
         entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=now, api=api,

@@ -74,8 +74,8 @@ class AccessToken:
 
     token: str
     app_id: str
-    issued_at: int
-    expires_at: int
+    issued_at: float
+    expires_at: float
 
     @property
     def key(self) -> str:

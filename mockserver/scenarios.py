@@ -9,7 +9,7 @@ for image key K", "this token has expired".
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -77,10 +77,12 @@ def _applies(rule: Rule, api: str, operation: str, context: Mapping[str, Any]) -
     return all(str(context.get(field)) == str(value) for field, value in rule.match.items())
 
 
-def take(store: Store, api: str, operation: str, context: Mapping[str, Any]) -> Directive | None:
-    """The oldest armed rule for this call, used up once (atomically, across workers)."""
+def take(store: Store, api: str, operation: str, context: Mapping[str, Any],
+         can_apply: Callable[[Mapping[str, Any]], bool]) -> Directive | None:
+    """The oldest armed rule for this call whose action ``can_apply``, used up once
+    (atomically, across workers)."""
     for rule in sorted(store.records(Rule), key=lambda r: r.created_at):
-        if not _applies(rule, api, operation, context):
+        if not _applies(rule, api, operation, context) or not can_apply(rule.action):
             continue
         taken: list[Rule] = []
 

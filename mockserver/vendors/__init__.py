@@ -44,8 +44,9 @@ class VendorApi(ABC):
     # Paths under these prefixes that match no operation still get this vendor's envelope.
     path_prefixes: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, state: MockState):
+    def __init__(self, state: MockState, operations: tuple[Operation, ...] = ()):
         self.state = state
+        self.operations = operations
 
     @abstractmethod
     def handlers(self) -> Mapping[str, Handler]:
@@ -59,8 +60,8 @@ class VendorApi(ABC):
         returns who is calling."""
         return None
 
-    def error_names(self) -> tuple[str, ...]:
-        """The errors a rule or a Prefer header may ask for: codes or names."""
+    def error_names(self, operation: Operation) -> tuple[str, ...]:
+        """The errors a rule or a Prefer header may ask of this operation: codes or names."""
         return ()
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]

@@ -95,8 +95,10 @@ class GeweApi(VendorApi):
             raise token_invalid(token)
         return token
 
-    def error_names(self) -> tuple[str, ...]:
-        return tuple(ARMED_ERRORS)
+    def error_names(self, operation: Operation) -> tuple[str, ...]:
+        if operation.operation_id == "downloadImage":
+            return tuple(ARMED_ERRORS)
+        return tuple(name for name in ARMED_ERRORS if name != "no_hd")
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
                     ) -> GeweError:

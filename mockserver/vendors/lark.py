@@ -57,6 +57,8 @@ ERRORS: dict[int, tuple[int, str]] = {
     99991400: (429, "request trigger frequency limit"),
 }
 TOKEN_OPERATION = "getTenantAccessToken"
+# The token endpoint's own refusals (HTTP 200), vendor notes 3.6.
+TOKEN_REFUSALS = {10003: "invalid param", 10014: "app id not exists"}
 
 
 @dataclass
@@ -126,14 +128,16 @@ class LarkApi(VendorApi):
 
     credential_header = "Authorization"
 
-    def error_names(self) -> tuple[str, ...]:
+    def error_names(self, operation: Operation) -> tuple[str, ...]:
+        if operation.operation_id == TOKEN_OPERATION:
+            return tuple(str(code) for code in TOKEN_REFUSALS)
         return tuple(str(code) for code in ERRORS)
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
-                    ) -> LarkError:
-        code = int(name) if name.isdigit() else -1
-        if code not in ERRORS:
-            raise KeyError(name)
+                    ) -> VendorError:
+        code = int(name)
+        if operation.operation_id == TOKEN_OPERATION:
+            return TokenRefusal(code, TOKEN_REFUSALS[code])
         if code == 99991400:
             return self.rate_limited(self.state.config.lark.rate_limit_per_second, 1)
         return self.error(code)
@@ -177,7 +181,7 @@ class LarkApi(VendorApi):
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:
         if operation is not None and operation.operation_id == TOKEN_OPERATION:
-            return TokenRefusal(10003, "invalid param")
+            return TokenRefusal(10003, TOKEN_REFUSALS[10003])
         if operation is None:
             return LarkError(404, 404, "404 page not found", _log_id())
         if problem.reason == "too_large":
@@ -200,38 +204,40 @@ class LarkApi(VendorApi):
     def get_tenant_access_token(self, call: Call) -> Response:
         app = self._app(call.body["app_id"])
         if app is None:
-            raise TokenRefusal(10014, "app id not exists")
+            raise TokenRefusal(10014, TOKEN_REFUSALS[10014])
         if app.app_secret != call.body["app_secret"]:
             raise TokenRefusal(10014, "app secret invalid")
         now = self.state.clock.now()
         current = self.state.store.load(AccessToken, app.app_id)
         if current is None or current.expires_at - now < TOKEN_REUSE_MIN_SECONDS:
-            issued_at = math.ceil(now)  # so a fresh token reports the full expire
-            current = AccessToken(token=self._sign_token(app.app_id, issued_at),
-                                  app_id=app.app_id, issued_at=issued_at,
-                                  expires_at=issued_at + self.state.config.lark.token_ttl_seconds)
+            issued_ms = math.ceil(now * 1000)  # so a fresh token announces the full lifetime
+            current = AccessToken(token=self._sign_token(app.app_id, issued_ms),
+                                  app_id=app.app_id, issued_at=issued_ms / 1000,
+                                  expires_at=issued_ms / 1000 + self.state.config.lark.token_ttl_seconds)
             self.state.store.save(current)
+        # Rounded down: a client never believes a token lives longer than it does.
         return json_response({"code": 0, "msg": "ok", "tenant_access_token": current.token,
                               "expire": int(current.expires_at - now)})
 
     # Tokens carry their issue time and a signature, so they stay valid across a reset or a
     # restart of the mock: the official SDK caches a token for ~110 minutes and never drops
     # it on 99991663 (sdk-notes), so a mock that forgot its tokens would fail every call.
-    def _sign_token(self, app_id: str, issued_at: int) -> str:
+    def _sign_token(self, app_id: str, issued_ms: int) -> str:
         secret = self.state.config.lark.token_secret.encode()
-        mac = hmac.new(secret, f"{app_id}|{issued_at}".encode(), hashlib.sha256).hexdigest()
-        return f"t-{issued_at:08x}{mac[:32]}"
+        mac = hmac.new(secret, f"{app_id}|{issued_ms}".encode(), hashlib.sha256).hexdigest()
+        return f"t-{issued_ms:011x}{mac[:29]}"
 
     def _token_app(self, token: str) -> LarkApp | None:
         """The app a valid, unexpired token was issued to, or None."""
         try:
-            issued_at = int(token[2:10], 16)
+            issued_ms = int(token[2:13], 16)
         except ValueError:
             return None
-        if issued_at + self.state.config.lark.token_ttl_seconds <= self.state.clock.now():
+        ttl = self.state.config.lark.token_ttl_seconds
+        if issued_ms / 1000 + ttl <= self.state.clock.now():
             return None
         for app in self.state.config.lark.apps:
-            if hmac.compare_digest(self._sign_token(app.app_id, issued_at), token):
+            if hmac.compare_digest(self._sign_token(app.app_id, issued_ms), token):
                 return app
         return None
 

@@ -44,7 +44,7 @@ class WidApi(VendorApi):
 
     credential_header = "Authorization"
 
-    def error_names(self) -> tuple[str, ...]:
+    def error_names(self, operation: Operation) -> tuple[str, ...]:
         return ("1001",)
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]

@@ -1,0 +1,347 @@
+"""The request journal over a real socket: what is kept of each vendor call, what is never
+kept, the admin routes that read it, the Python helpers tests use, and the admin token."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatimg import GeweClient
+from mockserver import LiveServer, MockConfig
+
+DEFAULTS = MockConfig()
+GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
+GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
+WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
+APP_A = DEFAULTS.lark.apps[0]
+POST_IMAGE = "/gewe/v2/api/message/postImage"
+DOWNLOAD_IMAGE = "/gewe/v2/api/message/downloadImage"
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+IMAGES_PATH = "/open-apis/im/v1/images"
+PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
+ADMIN_TOKEN = "s3cret"
+# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
+# ~50 ms each, though every call here is plain HTTP.
+TLS = ssl.create_default_context()
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    """The conftest's ``http``, on the shared TLS context."""
+    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
+        yield client
+
+
+def post_image(http: httpx.Client, to_wxid: str = "wxid_a", **headers: str) -> httpx.Response:
+    return http.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": to_wxid,
+                                       "imgUrl": "http://x/10x10"},
+                     headers={"X-GEWE-TOKEN": GEWE_TOKEN, **headers})
+
+
+def get_msg_img(http: httpx.Client, authorization: str = WID_AUTHORIZATION) -> httpx.Response:
+    message = http.post("/__admin/wid/messages",
+                        json={"fromUser": "wxid_friend01", "fixture": "square.png"}).json()
+    return http.post("/getMsgImg", headers={"Authorization": authorization}, json={
+        "wId": message["account"], "msgId": message["msgId"], "fromUser": message["fromUser"],
+        "toUser": message["toUser"], "content": message["content"]})
+
+
+def lark_headers(http: httpx.Client) -> dict[str, str]:
+    grant = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id,
+                                        "app_secret": APP_A.app_secret}).json()
+    return {"Authorization": f"Bearer {grant['tenant_access_token']}"}
+
+
+def lark_upload(http: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    return http.post(IMAGES_PATH, headers=headers, data={"image_type": "message"},
+                     files={"image": ("square.png", PNG)})
+
+
+def journal(http: httpx.Client, **query: object) -> list[dict]:
+    reply = http.get("/__admin/journal", params=query)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["entries"]
+
+
+# --- what an entry holds ----------------------------------------------------------------------
+
+
+def test_vendor_call_is_recorded_with_its_request_and_reply(http: httpx.Client) -> None:
+    post_image(http, "wxid_b")
+    [entry] = journal(http)
+    assert {key: entry[key] for key in ("api", "operation", "method", "path", "query", "status",
+                                        "vendorCode", "scenario")} == {
+        "api": "gewe", "operation": "postImage", "method": "POST", "path": POST_IMAGE,
+        "query": "", "status": 200, "vendorCode": 200, "scenario": None}
+    assert entry["requestBody"] == {"appId": GEWE_APP_ID, "toWxid": "wxid_b",
+                                    "imgUrl": "http://x/10x10"}
+    assert entry["responseBody"]["data"]["toWxid"] == "wxid_b"
+    assert entry["requestHeaders"]["Content-Type"] == "application/json"
+    assert entry["durationMs"] > 0
+
+
+def test_each_vendors_own_result_code_is_recorded(http: httpx.Client) -> None:
+    post_image(http)
+    post_image(http, **{"X-GEWE-TOKEN": "wrong-token"})
+    get_msg_img(http)
+    get_msg_img(http, "wrong")
+    headers = lark_headers(http)
+    image_key = lark_upload(http, headers).json()["data"]["image_key"]
+    http.get(f"{IMAGES_PATH}/img_v3_nosuch", headers=headers)
+    http.get(f"{IMAGES_PATH}/{image_key}", headers=headers)
+    assert [(e["operation"], e["status"], e["vendorCode"]) for e in journal(http)] == [
+        ("postImage", 200, 200), ("postImage", 200, 500),
+        ("getMsgImg", 200, "1000"), ("getMsgImg", 200, "1001"),
+        ("getTenantAccessToken", 200, 0), ("uploadImage", 200, 0),
+        ("getImage", 400, 234005), ("getImage", 200, None)]
+
+
+def test_scenario_that_applied_is_recorded(http: httpx.Client) -> None:
+    rule = http.post("/__admin/rules", json={"operation": "postImage",
+                                             "error": "device_not_found", "times": 1}).json()
+    post_image(http)
+    post_image(http, Prefer="error=wechat_offline")
+    post_image(http)
+    assert [e["scenario"] for e in journal(http)] == [
+        f"rule {rule['id']}", "Prefer header", None]
+
+
+def test_recorded_duration_includes_an_armed_latency(http: httpx.Client) -> None:
+    post_image(http, Prefer="fault=latency, ms=120")
+    assert journal(http)[0]["durationMs"] >= 120
+
+
+def test_binary_bodies_are_recorded_as_their_size(http: httpx.Client) -> None:
+    headers = lark_headers(http)
+    upload = lark_upload(http, headers)
+    http.get(f"{IMAGES_PATH}/{upload.json()['data']['image_key']}", headers=headers)
+    _, uploaded, downloaded = journal(http)
+    assert uploaded["requestBody"] == {"bytes": int(upload.request.headers["Content-Length"]),
+                                       "content_type": "multipart/form-data"}
+    assert downloaded["responseBody"] == {"bytes": len(PNG), "content_type": "image/png"}
+
+
+def test_long_strings_in_a_recorded_body_are_cut(http: httpx.Client) -> None:
+    long_url = "http://x/10x10?padding=" + "a" * 5000
+    http.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a", "imgUrl": long_url},
+              headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    recorded = journal(http)[0]["requestBody"]["imgUrl"]
+    assert recorded == long_url[:2000] + "…"
+
+
+def test_admin_calls_are_not_recorded(http: httpx.Client) -> None:
+    http.post("/__admin/gewe/messages", json={"fromUser": "wxid_a", "fixture": "square.png"})
+    http.get("/__admin/images")
+    http.post("/__admin/clock", json={"advance": 1})
+    http.get("/__admin/rules")
+    assert journal(http) == []
+
+
+def test_file_link_downloads_are_recorded_as_get_file(http: httpx.Client) -> None:
+    message = http.post("/__admin/gewe/messages",
+                        json={"fromUser": "wxid_a", "fixture": "square.png"}).json()
+    reply = http.post(DOWNLOAD_IMAGE, json={"appId": GEWE_APP_ID, "xml": message["xml"],
+                                            "type": 2}, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    http.get(reply.json()["data"]["fileUrl"])
+    entry = journal(http)[-1]
+    assert (entry["api"], entry["operation"], entry["status"]) == ("admin", "getFile", 200)
+
+
+# --- what an entry never holds ----------------------------------------------------------------
+
+
+def test_credential_headers_are_masked_in_the_journal(http: httpx.Client) -> None:
+    post_image(http)
+    get_msg_img(http)
+    headers = lark_headers(http)
+    lark_upload(http, headers)
+    recorded = [e["requestHeaders"] for e in journal(http)]
+    assert recorded[0]["X-Gewe-Token"].startswith("***")
+    assert recorded[1]["Authorization"].startswith("***")
+    assert recorded[3]["Authorization"].startswith("***")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert token not in str(recorded)
+
+
+def test_no_wechat_credential_appears_anywhere_in_the_journal_output(
+        http: httpx.Client) -> None:
+    post_image(http)
+    get_msg_img(http)
+    output = http.get("/__admin/journal").text
+    assert GEWE_TOKEN not in output
+    assert WID_AUTHORIZATION not in output
+
+
+def test_no_lark_token_or_app_secret_appears_anywhere_in_the_journal_output(
+        http: httpx.Client) -> None:
+    headers = lark_headers(http)
+    lark_upload(http, headers)
+    output = http.get("/__admin/journal").text
+    assert headers["Authorization"].removeprefix("Bearer ") not in output
+    assert APP_A.app_secret not in output
+
+
+def test_armed_token_invalid_does_not_put_the_gewe_token_in_the_journal(
+        http: httpx.Client) -> None:
+    post_image(http, Prefer="error=token_invalid")
+    assert GEWE_TOKEN not in http.get("/__admin/journal").text
+
+
+# --- reading and clearing it over HTTP --------------------------------------------------------
+
+
+def test_journal_filters_by_operation(http: httpx.Client) -> None:
+    post_image(http)
+    get_msg_img(http)
+    assert [e["operation"] for e in journal(http, operation="getMsgImg")] == ["getMsgImg"]
+
+
+def test_journal_filters_by_api(http: httpx.Client) -> None:
+    post_image(http)
+    get_msg_img(http)
+    lark_headers(http)
+    assert [e["api"] for e in journal(http, api="wid")] == ["wid"]
+
+
+def test_journal_limit_keeps_the_last_entries_oldest_first(http: httpx.Client) -> None:
+    for to_wxid in ("wxid_1", "wxid_2", "wxid_3"):
+        post_image(http, to_wxid)
+    assert [e["requestBody"]["toWxid"] for e in journal(http, limit=2)] == ["wxid_2", "wxid_3"]
+
+
+def test_deleting_the_journal_clears_it_and_says_how_many_went(http: httpx.Client) -> None:
+    post_image(http)
+    post_image(http)
+    assert http.delete("/__admin/journal").json() == {"cleared": 2}
+    assert journal(http) == []
+
+
+# --- the Python helpers -----------------------------------------------------------------------
+
+
+def test_entries_select_by_operation_and_body_fields(server: LiveServer,
+                                                     http: httpx.Client) -> None:
+    post_image(http, "wxid_x")
+    post_image(http, "wxid_y")
+    get_msg_img(http)
+    found = server.journal.entries("postImage", toWxid="wxid_y")
+    assert [(e.operation, e.request_body["toWxid"]) for e in found] == [("postImage", "wxid_y")]
+
+
+def test_assert_called_passes_with_the_matching_entries(server: LiveServer,
+                                                        http: httpx.Client) -> None:
+    post_image(http, "x")
+    post_image(http, "x")
+    post_image(http, "y")
+    found = server.journal.assert_called("postImage", times=2, toWxid="x")
+    assert [e.status for e in found] == [200, 200]
+
+
+def test_assert_called_fails_with_a_message_listing_the_journal(server: LiveServer,
+                                                               http: httpx.Client) -> None:
+    post_image(http, "x")
+    post_image(http, "y")
+    with pytest.raises(AssertionError) as raised:
+        server.journal.assert_called("postImage", times=2, toWxid="x")
+    assert str(raised.value) == (
+        "expected postImage 2 time(s) with {'toWxid': 'x'}, found 1; the journal holds:\n"
+        f"  POST {POST_IMAGE} (postImage) -> 200 code=200\n"
+        f"  POST {POST_IMAGE} (postImage) -> 200 code=200")
+
+
+def test_assert_called_without_times_fails_when_never_called(server: LiveServer) -> None:
+    with pytest.raises(AssertionError, match=r"expected getImage at least once with any body, "
+                                             r"found 0; the journal holds:\n  \(nothing\)"):
+        server.journal.assert_called("getImage")
+
+
+def test_assert_not_called_passes_when_no_call_matches(server: LiveServer,
+                                                       http: httpx.Client) -> None:
+    post_image(http, "x")
+    server.journal.assert_not_called("postImage", toWxid="y")
+    server.journal.assert_not_called("getImage")
+
+
+def test_assert_not_called_fails_when_a_call_matches(server: LiveServer,
+                                                     http: httpx.Client) -> None:
+    post_image(http, "x")
+    with pytest.raises(AssertionError, match=r"expected postImage 0 time\(s\).*found 1"):
+        server.journal.assert_not_called("postImage", toWxid="x")
+
+
+def test_journal_view_clear_empties_the_journal(server: LiveServer, http: httpx.Client) -> None:
+    post_image(http)
+    server.journal.clear()
+    assert journal(http) == []
+
+
+def test_plugin_mock_offers_the_same_journal(chatimg_mock: LiveServer,
+                                             chatimg_gewe: GeweClient) -> None:
+    chatimg_gewe.post_image("wxid_plugin", "http://x/10x10")
+    chatimg_mock.journal.assert_called("postImage", times=1, toWxid="wxid_plugin")
+    chatimg_mock.journal.assert_not_called("downloadImage")
+    with pytest.raises(AssertionError, match="the journal holds"):
+        chatimg_mock.journal.assert_called("postImage", times=2)
+
+
+# --- the admin token --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded_server() -> Iterator[LiveServer]:
+    with LiveServer(MockConfig(admin_token=ADMIN_TOKEN)) as server:
+        yield server
+
+
+@pytest.fixture
+def guarded(guarded_server: LiveServer) -> Iterator[httpx.Client]:
+    guarded_server.state.reset()
+    with httpx.Client(base_url=guarded_server.url, timeout=10, verify=TLS) as client:
+        yield client
+
+
+ADMIN_CALLS = [("GET", "/__admin/journal", None), ("DELETE", "/__admin/journal", None),
+               ("GET", "/__admin/rules", None), ("GET", "/__admin/clock", None),
+               ("POST", "/__admin/clock", {"advance": 1}), ("POST", "/__admin/reset", None),
+               ("GET", "/__admin/images", None),
+               ("POST", "/__admin/gewe/messages", {"fromUser": "wxid_a"})]
+
+
+@pytest.mark.parametrize("method, path, body", ADMIN_CALLS)
+def test_admin_route_without_the_admin_token_answers_401(
+        guarded: httpx.Client, method: str, path: str, body: dict | None) -> None:
+    reply = guarded.request(method, path, json=body)
+    assert reply.status_code == 401
+    assert "X-Chatimg-Admin-Token" in reply.json()["error"]
+
+
+def test_admin_route_with_a_wrong_admin_token_answers_401(guarded: httpx.Client) -> None:
+    reply = guarded.get("/__admin/journal", headers={"X-Chatimg-Admin-Token": "guess"})
+    assert reply.status_code == 401
+
+
+@pytest.mark.parametrize("method, path, body", ADMIN_CALLS)
+def test_admin_route_with_the_admin_token_works(
+        guarded: httpx.Client, method: str, path: str, body: dict | None) -> None:
+    reply = guarded.request(method, path, json=body,
+                            headers={"X-Chatimg-Admin-Token": ADMIN_TOKEN})
+    assert reply.status_code in (200, 201), reply.text
+
+
+def test_file_links_work_without_the_admin_token(guarded: httpx.Client) -> None:
+    message = guarded.post("/__admin/gewe/messages", json={"fromUser": "wxid_a"},
+                           headers={"X-Chatimg-Admin-Token": ADMIN_TOKEN}).json()
+    reply = guarded.post(DOWNLOAD_IMAGE, json={"appId": GEWE_APP_ID, "xml": message["xml"],
+                                               "type": 2}, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    file_link = guarded.get(reply.json()["data"]["fileUrl"])
+    assert file_link.status_code == 200
+    assert file_link.headers["Content-Type"] == "image/jpeg"
+
+
+def test_vendor_apis_need_no_admin_token(guarded: httpx.Client) -> None:
+    assert post_image(guarded).json()["ret"] == 200
+    assert lark_upload(guarded, lark_headers(guarded)).json()["code"] == 0
