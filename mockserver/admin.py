@@ -14,12 +14,11 @@ from . import images, journal, scenarios
 from .data_files import fixture_image
 from .errors import RequestProblem, VendorError
 from .files import FILES_PREFIX, file_response
-from .records import ImageMessage, Rule, StoredImage, image_key
+from .records import Delivery, Rule, StoredImage, image_key
 from .specs import Operation
 from .state import MockState
 from .vendors import Call, Handler, VendorApi, json_response
-from .wechat_cdn import new_msg_ids, store_image, wechat_copies
-from .wechat_xml import image_xml
+from .wechat_cdn import receive_image
 
 DEFAULT_FIXTURE = "landscape.jpg"
 ADMIN_PREFIX = "/__admin/"
@@ -56,6 +55,7 @@ class AdminApi(VendorApi):
             "clearJournal": self.clear_journal, "listRules": self.list_rules,
             "armRule": self.arm_rule, "deleteRule": self.delete_rule,
             "getClock": self.get_clock, "moveClock": self.move_clock,
+            "listDeliveries": self.list_deliveries, "replayDelivery": self.replay_delivery,
         }
 
     def admit(self, operation: Operation, request: Request) -> None:
@@ -157,41 +157,50 @@ class AdminApi(VendorApi):
 
     def receive_gewe_image(self, call: Call) -> Response:
         devices = {d.app_id: d.wxid for d in self.state.config.gewe.devices}
-        return self._receive("gewe", call.body, devices)
+        return self._receive_wechat("gewe", call.body, devices)
 
     def receive_wid_image(self, call: Call) -> Response:
         instances = {i.w_id: i.wc_id for i in self.state.config.wid.instances}
-        return self._receive("wid", call.body, instances)
+        return self._receive_wechat("wid", call.body, instances)
 
-    def _receive(self, vendor: str, body: Mapping[str, Any], accounts: dict[str, str]) -> Response:
+    def _receive_wechat(self, vendor: str, body: Mapping[str, Any],
+                        accounts: dict[str, str]) -> Response:
         account = body.get("account") or next(iter(accounts))
         if account not in accounts:
             raise AdminError(400, f"no {vendor} account {account!r}; configured: {sorted(accounts)}")
-        data = _image_of(body)
-        hd = body.get("hd", True)
         try:
-            image = store_image(self.state, vendor=vendor, owner=account, origin="received",
-                                copies=wechat_copies(data, hd=hd))
+            message = receive_image(self.state, vendor=vendor, account=account,
+                                    bot=accounts[account], sender=body["fromUser"],
+                                    chatroom=body.get("chatroom"), data=_image_of(body),
+                                    hd=body.get("hd", True))
         except images.NotAnImage as exc:
             raise AdminError(400, f"the image cannot be read: {exc}") from exc
-        variants = image.variants
-        xml = image_xml(cdn_url=image.image_id, aes_key=image.aes_key, normal=variants["normal"],
-                        thumb=variants["thumb"], hd=variants.get("hd"))
-        chatroom = body.get("chatroom")
-        content = f"{body['fromUser']}:\n{xml}" if chatroom else xml
-        msg_id, new_msg_id = new_msg_ids()
-        create_time = int(self.state.clock.now())
-        message = ImageMessage(vendor=vendor, new_msg_id=new_msg_id, msg_id=msg_id,
-                               account=account, from_user=chatroom or body["fromUser"],
-                               to_user=accounts[account], image_id=image.image_id, xml=content,
-                               create_time=create_time, direction="in",
-                               extra={"sender": body["fromUser"]})
-        self.state.store.save(message)
+        vendor_api = self.vendors[vendor]
+        callback = vendor_api.image_callback(message)  # type: ignore[attr-defined]
+        deliveries = vendor_api.deliver(callback, message.key, wait=body.get("wait", True))
+        image = self.state.store.load(StoredImage, image_key(vendor, message.image_id))
+        assert image is not None
         return json_response({
             "account": account, "fromUser": message.from_user, "toUser": message.to_user,
-            "msgId": msg_id, "newMsgId": new_msg_id, "createTime": create_time, "xml": xml,
-            "content": content, "fileId": image.image_id, "aesKey": image.aes_key,
-            "hd": "hd" in variants}, 201)
+            "msgId": message.msg_id, "newMsgId": message.new_msg_id,
+            "createTime": message.create_time, "xml": message.extra["clean_xml"],
+            "content": message.xml, "fileId": image.image_id, "aesKey": image.aes_key,
+            "hd": "hd" in image.variants, "callback": callback,
+            "deliveries": [_delivery(d) for d in deliveries]}, 201)
+
+    def list_deliveries(self, call: Call) -> Response:
+        deliveries = sorted(self.state.store.records(Delivery), key=lambda d: d.created_at)
+        return json_response({"deliveries": [_delivery(d) for d in deliveries]})
+
+    def replay_delivery(self, call: Call) -> Response:
+        delivery_id = call.valid.path["delivery_id"]
+        original = self.state.store.load(Delivery, delivery_id)
+        if original is None:
+            raise AdminError(404, f"no delivery {delivery_id}")
+        replayed = self.state.deliverer.replay(
+            delivery_id, timeout=self.vendors[original.vendor].callback_timeout,
+            wait=call.body.get("wait", True) if isinstance(call.body, dict) else True)
+        return json_response(_delivery(replayed or original))
 
 
 def _image_of(body: Mapping[str, Any]) -> bytes:
@@ -204,6 +213,12 @@ def _image_of(body: Mapping[str, Any]) -> bytes:
         return fixture_image(body.get("fixture") or DEFAULT_FIXTURE)
     except KeyError as exc:
         raise AdminError(400, str(exc.args[0])) from exc
+
+
+def _delivery(delivery: Delivery) -> dict[str, Any]:
+    return {"id": delivery.delivery_id, "vendor": delivery.vendor, "url": delivery.url,
+            "state": delivery.state, "message": delivery.message_key,
+            "attempts": [dict(a) for a in delivery.attempts]}
 
 
 def _rule(rule: Rule) -> dict[str, Any]:

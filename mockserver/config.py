@@ -39,6 +39,10 @@ class GeweConfig:
     # No public capture of this failure exists (vendor notes 1.3), so its text is a setting.
     no_such_type_message: str = "该图片没有{kind}图片"
     file_url_ttl_seconds: int = 7 * 24 * 3600
+    # How long the mock waits for the bot to take a callback (not documented by GeWe).
+    callback_timeout_seconds: float = 5.0
+    # Callbacks' Data.NewMsgId: a number in some captures, a string in others (notes 1.5).
+    new_msg_id_as_string: bool = False
     # Group messages' XML starts with "<sender>:\n". Real GeWe releases have both accepted and
     # refused it (vendor notes 1.4); false makes downloads refuse it as an XML parse failure.
     accept_sender_prefix: bool = True
@@ -50,6 +54,7 @@ class WidInstance:
 
     w_id: str
     wc_id: str
+    account: str = "13800000000"  # the login account callbacks name
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ class WidConfig:
     )
     # The local document answers the URL as a string, the public one as {"url": ...}.
     data_shape: str = "string"
+    # The vendor drops a callback the bot has not taken within 6 s (its callback document).
+    callback_timeout_seconds: float = 6.0
+    # messageType of callbacks: "old" (ints 6 / 10) or "new" (E云管家 codes "60002" / "80002").
+    callback_format: str = "old"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,11 @@ class LarkApp:
     bot_enabled: bool = True
     tenant_master_key_deleted: bool = False
     tenant_storage_error: bool = False
+    tenant_key: str = "2ca1d211f64f6438"
+    # Event subscription, as set in the developer console (or later by the admin API).
+    event_url: str | None = None
+    verification_token: str = "mock-verification-token"
+    encrypt_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,8 @@ class LarkConfig:
         LarkApp(app_id="cli_mock0000000000b2", app_secret="mock-secret-b"),
     )
     token_ttl_seconds: int = 7200
+    # Lark expects the bot to answer an event within 3 seconds.
+    callback_timeout_seconds: float = 3.0
     # The image API's documented limits, per app and API; 0 turns a window off.
     rate_limit_per_second: int = 50
     rate_limit_per_minute: int = 1000
@@ -109,6 +125,10 @@ class MockConfig:
     admin_token: str | None = None
     journal: bool = True
     journal_limit: int = 10000
+    # Hosts other than loopback that callback and event URLs may point at.
+    callback_allow_hosts: tuple[str, ...] = ()
+    # Seconds between attempts to deliver a callback the bot did not take (2xx in time).
+    delivery_retry_seconds: tuple[float, ...] = (1.0, 5.0, 30.0)
     # Where a persistent store keeps its state (SQLite and image files); None: in memory.
     # Every worker of `serve --workers N` shares it, and it outlives restarts.
     state_dir: str | None = None
@@ -236,6 +256,10 @@ def _convert(type_name: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings")
         return tuple(value)
+    if type_name == "tuple[float, ...]":
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list of numbers")
+        return tuple(_to_float(v, where) for v in value)
     if type_name == "Mapping[int, LarkErrorOverride]":
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must map error codes to {{status, msg}}")
@@ -243,11 +267,22 @@ def _convert(type_name: Any, value: Any, where: str) -> Any:
                 for code, item in value.items()}
     if type_name == "int" or type_name == "int | None" and value is not None:
         return _to_int(value, where)
+    if type_name == "float":
+        return _to_float(value, where)
     if type_name == "bool" and not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false")
     if type_name.startswith("str") and value is not None and not isinstance(value, str):
         raise ConfigError(f"{where} must be a string")
     return value
+
+
+def _to_float(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a number, not {value!r}") from None
 
 
 def _to_int(value: Any, where: str) -> int:

@@ -2,6 +2,7 @@
 
 Every vendor call is kept (admin calls are not), with credentials masked and bodies
 summarised, so a test can ask "was postImage called twice with toWxid X?" after the fact.
+Callbacks the mock delivers to bots are kept too, as operation ``callback``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+import httpx
 from flask import Request, Response
 
-from .records import JournalEntry
-
-__all__ = ["JournalEntry", "JournalView", "clear", "query", "record_exchange"]
+from .records import Delivery, JournalEntry
 from .store import Store
+
+__all__ = ["JournalEntry", "JournalView", "clear", "query", "record_delivery", "record_exchange"]
 
 SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
 SECRET_FIELDS = ("app_secret", "tenant_access_token")
@@ -89,6 +91,23 @@ def _trim(store: Store, limit: int) -> None:
     entries = sorted(store.records(JournalEntry), key=lambda e: e.entry_id)
     for entry in entries[:max(0, len(entries) - limit)]:
         store.delete(JournalEntry, entry.key)
+
+
+def record_delivery(store: Store, delivery: Delivery, answer: httpx.Response | None,
+                    started: float, *, limit: int) -> None:
+    """A callback the mock sent, and the bot's answer (or None when it never came)."""
+    store.save(JournalEntry(
+        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
+        api=delivery.vendor, operation="callback", method="POST", path=delivery.url, query="",
+        request_headers=dict(delivery.headers),
+        request_body=summarise_body(delivery.body.encode("utf-8"), "application/json"),
+        status=answer.status_code if answer is not None else 0, vendor_code=None,
+        response_body=(summarise_body(answer.content, answer.headers.get("content-type"))
+                       if answer is not None else None),
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        scenario=f"delivery {delivery.delivery_id}"))
+    if next(_trim_every) == 0:
+        _trim(store, limit)
 
 
 def query(store: Store, *, operation: str | None = None, api: str | None = None,

@@ -163,10 +163,50 @@ class JournalEntry:
         return self.entry_id
 
 
-Record = StoredImage | FileLink | AccessToken | ImageMessage | Setting | Rule | JournalEntry
-R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry)
+@dataclass(frozen=True)
+class Subscription:
+    """Where a vendor delivers a bot's inbound messages (a registered callback URL)."""
+
+    kind: ClassVar[str] = "subscription"
+
+    vendor: str
+    account: str  # GeWe token, wid Authorization, Lark app_id
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.vendor}:{self.account}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One callback or event sent to a bot, with every attempt and the bot's answers."""
+
+    kind: ClassVar[str] = "delivery"
+
+    delivery_id: str
+    vendor: str
+    url: str
+    body: str
+    headers: Mapping[str, str]
+    message_key: str
+    created_at: float
+    attempts: tuple[Mapping[str, Any], ...] = ()
+    state: str = "pending"  # pending, delivered, failed
+
+    @property
+    def key(self) -> str:
+        return self.delivery_id
+
+
+Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | Rule | JournalEntry
+          | Subscription | Delivery)
+R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry,
+            Subscription, Delivery)
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
-    StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry)}
+    StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry, Subscription,
+    Delivery)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -180,4 +220,6 @@ def record_to_dict(record: Record) -> dict[str, Any]:
 def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
     if cls is StoredImage:
         return StoredImage.from_dict(data)  # type: ignore[return-value]
+    if cls is Delivery:
+        return Delivery(**{**data, "attempts": tuple(data["attempts"])})  # type: ignore[return-value]
     return cls(**data)

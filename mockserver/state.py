@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flask import Request
 
 from .clock import Clock
 from .config import MockConfig
 from .store import MemoryStore, Store
+
+if TYPE_CHECKING:
+    from .delivery import Deliverer
 
 
 @dataclass
@@ -22,6 +27,13 @@ class MockState:
     def base_url(self, request: Request) -> str:
         """The origin of URLs the mock hands out: configured, or the one the caller used."""
         return self.config.public_url or request.host_url.rstrip("/")
+
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """Sends callbacks to bots; made on first use (it owns a thread pool)."""
+        from .delivery import Deliverer
+
+        return Deliverer(self)
 
     def reset(self) -> None:
         """Forget every image, message, link and rule; the clock goes back to wall time."""

@@ -11,9 +11,9 @@ import hashlib
 import secrets
 
 from . import images
-from .records import StoredImage, Variant, image_key
+from .records import ImageMessage, StoredImage, Variant, image_key
 from .state import MockState
-from .wechat_xml import ImageRef
+from .wechat_xml import ImageRef, image_xml
 
 NORMAL_MAX_SIDE = 1080  # WeChat's "normal" copy is a recompressed picture of about this size
 THUMB_MAX_SIDE = 120
@@ -66,3 +66,24 @@ def find_image(state: MockState, vendor: str, ref: ImageRef) -> StoredImage | No
     if image is None or (ref.aes_key and ref.aes_key != image.aes_key):
         return None
     return image
+
+
+def receive_image(state: MockState, *, vendor: str, account: str, bot: str, sender: str,
+                  chatroom: str | None, data: bytes, hd: bool) -> ImageMessage:
+    """A user sends the bot a picture: stored as WeChat keeps it, with the message's XML.
+
+    In a group the message comes from the group, and its content starts ``<sender>:\n``.
+    """
+    image = store_image(state, vendor=vendor, owner=account, origin="received",
+                        copies=wechat_copies(data, hd=hd))
+    variants = image.variants
+    xml = image_xml(cdn_url=image.image_id, aes_key=image.aes_key, normal=variants["normal"],
+                    thumb=variants["thumb"], hd=variants.get("hd"))
+    msg_id, new_msg_id = new_msg_ids()
+    message = ImageMessage(
+        vendor=vendor, new_msg_id=new_msg_id, msg_id=msg_id, account=account,
+        from_user=chatroom or sender, to_user=bot, image_id=image.image_id,
+        xml=f"{sender}:\n{xml}" if chatroom else xml, create_time=int(state.clock.now()),
+        direction="in", extra={"sender": sender, "clean_xml": xml})
+    state.store.save(message)
+    return message

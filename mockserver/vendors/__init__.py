@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 
 from flask import Request, Response
 
+from ..delivery import CallbackUrlRefused, check_callback_url
 from ..errors import RequestProblem, VendorError
+from ..records import Delivery, Subscription
 from ..specs import Operation
 from ..state import MockState
 from ..validation import ValidRequest
@@ -83,6 +85,47 @@ class VendorApi(ABC):
     def reply_code(self, payload: Any) -> Any:
         """The vendor's result code in a JSON reply, for the journal."""
         return None
+
+    # How long the vendor waits for a bot to take a callback.
+    callback_timeout: float = 5.0
+
+    def callback_request(self, subscription: Subscription, payload: Mapping[str, Any]
+                         ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of a callback, as this vendor sends it."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return body, {"Content-Type": "application/json; charset=utf-8"}
+
+    def subscribe(self, account: str, url: str, options: Mapping[str, Any] | None = None
+                  ) -> Subscription:
+        """Register where callbacks go; loopback or an allowed host only."""
+        try:
+            check_callback_url(url, self.state.config.callback_allow_hosts)
+        except CallbackUrlRefused as exc:
+            raise self.callback_refused(str(exc)) from exc
+        subscription = Subscription(self.spec_name, account, url, dict(options or {}))
+        self.state.store.save(subscription)
+        return subscription
+
+    def callback_refused(self, reason: str) -> VendorError:
+        """The vendor's answer to registering a callback URL the mock will not post to."""
+        return self.rejection(None, RequestProblem("body", "url", "invalid", reason))
+
+    def deliver(self, payload: Mapping[str, Any], message_key: str, *,
+                wait: bool = True) -> list[Delivery]:
+        """Send ``payload`` to every callback registered with this vendor."""
+        deliveries = []
+        for subscription in self.state.store.records(Subscription):
+            if subscription.vendor != self.spec_name or not self.accepts(subscription, payload):
+                continue
+            body, headers = self.callback_request(subscription, payload)
+            deliveries.append(self.state.deliverer.deliver(
+                vendor=self.spec_name, url=subscription.url, body=body, headers=headers,
+                message_key=message_key, timeout=self.callback_timeout, wait=wait))
+        return deliveries
+
+    def accepts(self, subscription: Subscription, payload: Mapping[str, Any]) -> bool:
+        """Whether this subscription wants this payload (e.g. the Lark app it was sent to)."""
+        return True
 
     @abstractmethod
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:

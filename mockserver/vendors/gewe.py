@@ -7,6 +7,7 @@ failures carry no ``data`` (vendor notes 1.2, 1.3, from real replies).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..config import GeweDevice
 from ..errors import RequestProblem, VendorError
 from ..files import issue_file_url
 from ..image_sources import ImageSourceError, image_bytes_for_url
-from ..records import ImageMessage, StoredImage
+from ..records import ImageMessage, StoredImage, image_key
 from ..specs import Operation
 from ..wechat_cdn import find_image, new_msg_ids, store_image
 from ..wechat_xml import ImageXmlError, parse_image_xml
@@ -31,6 +32,7 @@ DOWNLOAD_FAILED = "下载图片失败"
 DOWNLOAD_TYPES = {1: ("hd", "高清"), 2: ("normal", "常规"), 3: ("thumb", "缩略")}
 # operation -> (the action that failed, the XML parse failure), as GeWe words them
 FAILURE_TEXTS = {
+    "setCallback": ("设置回调地址失败", ""),
     "postImage": (SEND_FAILED, "发送图片xml解析异常"),
     "forwardImage": (SEND_FAILED, "转发图片xml解析异常"),
     "downloadImage": (DOWNLOAD_FAILED, "下载图片xml解析异常"),
@@ -67,10 +69,17 @@ ARMED_ERRORS = {
     "device_not_found": lambda action_failed, context, **_: GeweError(
         action_failed, f"[{context.get('appId', '')}]设备不存在"),
     "wechat_offline": lambda action_failed, **_: GeweError(action_failed, "微信已离线"),
-    "xml_parse_error": lambda parse_failed, **_: GeweError(parse_failed),
+    "xml_parse_error": lambda parse_failed, **_: GeweError(parse_failed or "xml解析异常"),
     "image_not_found": lambda action_failed, **_: GeweError(action_failed, "图片不存在或已过期"),
     "no_hd": lambda config_message, **_: GeweError(DOWNLOAD_FAILED, config_message),
 }
+
+
+def _msg_source(group: bool) -> str:
+    if group:
+        return ("<msgsource>\n\t<silence>0</silence>\n\t<membercount>3</membercount>\n"
+                "\t<signature>v1_mock</signature>\n</msgsource>\n")
+    return "<msgsource>\n\t<alnode>\n\t\t<fr>1</fr>\n\t</alnode>\n</msgsource>\n"
 
 
 def ok(data: object) -> Response:
@@ -83,7 +92,45 @@ class GeweApi(VendorApi):
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"postImage": self.post_image, "downloadImage": self.download_image,
-                "forwardImage": self.forward_image}
+                "forwardImage": self.forward_image, "setCallback": self.set_callback}
+
+    @property
+    def callback_timeout(self) -> float:  # type: ignore[override]
+        return self.state.config.gewe.callback_timeout_seconds
+
+    def callback_refused(self, reason: str) -> GeweError:
+        return GeweError("设置回调地址失败", reason)
+
+    def set_callback(self, call: Call) -> Response:
+        token = call.body["token"]
+        if token not in self.state.config.gewe.tokens:
+            raise token_invalid(token)
+        self.subscribe(token, call.body["callbackUrl"])
+        return json_response({"ret": 200, "msg": OK_MSG})
+
+    def image_callback(self, message: ImageMessage) -> dict[str, Any]:
+        """The ``AddMsg`` callback of a received image (vendor notes 1.6, from captures)."""
+        device = next(d for d in self.state.config.gewe.devices if d.app_id == message.account)
+        image = self.state.store.load(StoredImage, image_key("gewe", message.image_id))
+        assert image is not None
+        thumb = self.state.store.get_blob(image.variants["thumb"].digest) or b""
+        group = message.from_user.endswith("@chatroom")
+        new_msg_id: int | str = message.new_msg_id
+        if self.state.config.gewe.new_msg_id_as_string:
+            new_msg_id = str(new_msg_id)
+        sender = message.extra.get("sender", message.from_user)
+        return {
+            "TypeName": "AddMsg", "Appid": device.app_id, "Wxid": device.wxid,
+            "Data": {
+                "MsgId": message.msg_id, "FromUserName": {"string": message.from_user},
+                "ToUserName": {"string": message.to_user}, "MsgType": 3,
+                "Content": {"string": message.xml}, "Status": 3, "ImgStatus": 2,
+                "ImgBuf": {"iLen": len(thumb), "buffer": base64.b64encode(thumb).decode()},
+                "CreateTime": message.create_time,
+                "MsgSource": _msg_source(group), "PushContent": f"{sender} : [图片]",
+                "NewMsgId": new_msg_id, "MsgSeq": message.msg_id % 10**9,
+            },
+        }
 
     credential_header = TOKEN_HEADER
 
@@ -98,6 +145,8 @@ class GeweApi(VendorApi):
     def error_names(self, operation: Operation) -> tuple[str, ...]:
         if operation.operation_id == "downloadImage":
             return tuple(ARMED_ERRORS)
+        if operation.operation_id == "setCallback":
+            return ("token_missing", "token_invalid")
         return tuple(name for name in ARMED_ERRORS if name != "no_hd")
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]

@@ -14,6 +14,7 @@ from flask import Request, Response
 
 from ..errors import RequestProblem, VendorError
 from ..files import issue_file_url
+from ..records import ImageMessage
 from ..specs import Operation
 from ..wechat_cdn import find_image
 from ..wechat_xml import ImageXmlError, parse_image_xml
@@ -40,7 +41,36 @@ class WidApi(VendorApi):
     spec_name = "wid"
 
     def handlers(self) -> Mapping[str, Handler]:
-        return {"getMsgImg": self.get_msg_img}
+        return {"getMsgImg": self.get_msg_img, "setHttpCallbackUrl": self.set_callback_url}
+
+    @property
+    def callback_timeout(self) -> float:  # type: ignore[override]
+        return self.state.config.wid.callback_timeout_seconds
+
+    def callback_refused(self, reason: str) -> WidError:
+        return WidError(f"回调地址不可用: {reason}")
+
+    def set_callback_url(self, call: Call) -> Response:
+        self.subscribe(call.principal, call.body["httpUrl"], {"type": call.body.get("type")})
+        return json_response({"message": "成功", "code": "1000", "data": None})
+
+    def image_callback(self, message: ImageMessage) -> dict[str, Any]:
+        """The callback of a received image, in the configured format (vendor notes 2.3):
+        "old" messageType 6 (private) / 10 (group), or "new" "60002" / "80002"."""
+        instance = next(i for i in self.state.config.wid.instances if i.w_id == message.account)
+        group = message.from_user.endswith("@chatroom")
+        data: dict[str, Any] = {
+            "wId": instance.w_id, "fromUser": message.extra.get("sender", message.from_user),
+            "toUser": message.to_user, "msgId": message.msg_id, "newMsgId": message.new_msg_id,
+            "timestamp": message.create_time, "content": message.xml, "self": False}
+        if group:
+            data["fromGroup"] = message.from_user
+        if self.state.config.wid.callback_format == "new":
+            message_type: int | str = "80002" if group else "60002"
+        else:
+            message_type = 10 if group else 6
+        return {"account": instance.account, "wcId": instance.wc_id,
+                "messageType": message_type, "data": data}
 
     credential_header = "Authorization"
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from jsonschema_path import SchemaPath
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
@@ -26,32 +25,38 @@ def test_every_operation_has_an_operation_id(name: str) -> None:
             assert operation.get("operationId"), f"{method.upper()} {path}"
 
 
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
 def _examples(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """(where, schema, example) for every example of a media type, parameter or schema."""
-    root = SchemaPath.from_dict(document)
+    """(where, schema, example) for every example of a media type, parameter or schema,
+    callbacks included."""
 
-    def resolve(node: SchemaPath) -> Any:
-        with node.resolve() as resolved:
-            return resolved.contents
-
-    def walk(node: SchemaPath, where: str) -> Iterator[tuple[str, dict[str, Any], Any]]:
-        contents = resolve(node)
-        if not isinstance(contents, dict):
-            if isinstance(contents, list):
-                for i in range(len(contents)):
-                    yield from walk(node / i, f"{where}[{i}]")
+    def walk(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        node = _resolve(document, node)
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from walk(item, f"{where}[{i}]")
             return
-        if "schema" in contents and ("example" in contents or "examples" in contents):
-            schema = resolve(node / "schema")
-            if "example" in contents:
-                yield where, schema, contents["example"]
-            for name in contents.get("examples", {}):
-                yield f"{where}.examples.{name}", schema, resolve(node / "examples" / name)["value"]
-        for key in contents:
+        if not isinstance(node, dict):
+            return
+        if "schema" in node and ("example" in node or "examples" in node):
+            schema = _resolve(document, node["schema"])
+            if "example" in node:
+                yield where, schema, node["example"]
+            for name, example in node.get("examples", {}).items():
+                yield f"{where}.examples.{name}", schema, _resolve(document, example)["value"]
+        for key, value in node.items():
             if key not in ("example", "examples"):
-                yield from walk(node / key, f"{where}.{key}")
+                yield from walk(value, f"{where}.{key}")
 
-    yield from walk(root / "paths", "paths")
+    yield from walk(document["paths"], "paths")
 
 
 @pytest.mark.parametrize("name", ALL_SPECS)

@@ -1,0 +1,123 @@
+"""Delivering callbacks and events to bots, as the vendors do: POST, wait, retry, replay.
+
+Each delivery is a record: the exact body and headers, and every attempt with the bot's
+answer (status, time, body). A bot takes a delivery by answering 2xx within the vendor's
+timeout; otherwise the mock tries again on the configured schedule. ``replay`` sends the same
+bytes once more, as vendors do when they are unsure, so bots can show they de-duplicate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .journal import record_delivery
+from .records import Delivery
+from .state import MockState
+
+ANSWER_TEXT_LIMIT = 500
+
+
+class CallbackUrlRefused(ValueError):
+    """A callback URL the mock will not send to; the message says why."""
+
+
+def check_callback_url(url: str, allow_hosts: tuple[str, ...]) -> None:
+    """Loopback only, unless the host is on the allow-list: the mock never posts to the world."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CallbackUrlRefused(f"{url!r} is not an http(s) URL")
+    host = parts.hostname
+    if host == "localhost" or host in allow_hosts:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise CallbackUrlRefused(f"{host} is neither loopback nor in callback_allow_hosts")
+
+
+class Deliverer:
+    """Sends deliveries from a small thread pool; retries run on timers."""
+
+    def __init__(self, state: MockState):
+        self._state = state
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatimg-delivery")
+        self._lock = threading.Lock()
+
+    def deliver(self, *, vendor: str, url: str, body: bytes, headers: Mapping[str, str],
+                message_key: str, timeout: float, wait: bool = True) -> Delivery:
+        """Record a delivery and make its first attempt; with ``wait``, return after it."""
+        delivery = Delivery(
+            delivery_id=f"dlv-{secrets.token_hex(6)}", vendor=vendor, url=url,
+            body=body.decode("utf-8"), headers=dict(headers), message_key=message_key,
+            created_at=self._state.clock.now())
+        self._state.store.save(delivery)
+        future = self._pool.submit(self._attempt, delivery.delivery_id, timeout, 0)
+        return self._settle(delivery.delivery_id, future, timeout, wait)
+
+    def replay(self, delivery_id: str, *, timeout: float, wait: bool = True) -> Delivery | None:
+        """Send a delivery's exact bytes again (a duplicate, as vendors send on doubt)."""
+        if self._state.store.load(Delivery, delivery_id) is None:
+            return None
+        future = self._pool.submit(self._attempt, delivery_id, timeout, None)
+        return self._settle(delivery_id, future, timeout, wait)
+
+    def _settle(self, delivery_id: str, future: Future[None], timeout: float,
+                wait: bool) -> Delivery:
+        if wait:
+            future.result(timeout=timeout + 5)
+        delivery = self._state.store.load(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery
+
+    def _attempt(self, delivery_id: str, timeout: float, retry_index: int | None) -> None:
+        """One POST; on failure schedule the next retry (``retry_index`` None: no retries)."""
+        delivery = self._state.store.load(Delivery, delivery_id)
+        if delivery is None:  # reset since it was scheduled
+            return
+        started = time.perf_counter()
+        attempt: dict[str, Any] = {"at": self._state.clock.now(), "replay": retry_index is None}
+        try:
+            answer = httpx.post(delivery.url, content=delivery.body.encode("utf-8"),
+                                headers=dict(delivery.headers), timeout=timeout)
+            attempt.update(status=answer.status_code,
+                           body=answer.text[:ANSWER_TEXT_LIMIT], error=None)
+            taken = 200 <= answer.status_code < 300
+        except httpx.HTTPError as exc:
+            answer = None
+            attempt.update(status=None, body=None, error=f"{type(exc).__name__}: {exc}")
+            taken = False
+        attempt["ms"] = round((time.perf_counter() - started) * 1000, 3)
+        record_delivery(self._state.store, delivery, answer, started,
+                        limit=self._state.config.journal_limit)
+
+        def add(current: Delivery | None) -> Delivery | None:
+            if current is None:
+                return None
+            state = "delivered" if taken or current.state == "delivered" else (
+                "pending" if self._retries_left(retry_index) else "failed")
+            return replace(current, attempts=(*current.attempts, attempt), state=state)
+
+        self._state.store.update(Delivery, delivery_id, add)
+        if not taken and self._retries_left(retry_index):
+            assert retry_index is not None
+            delay = self._state.config.delivery_retry_seconds[retry_index]
+            timer = threading.Timer(delay, self._pool.submit,
+                                    (self._attempt, delivery_id, timeout, retry_index + 1))
+            timer.daemon = True
+            timer.start()
+
+    def _retries_left(self, retry_index: int | None) -> bool:
+        return retry_index is not None and retry_index < len(
+            self._state.config.delivery_retry_seconds)
