@@ -23,8 +23,10 @@ from flask.testing import FlaskClient
 
 from mockserver import MockConfig, create_app, mock_state
 from mockserver.clock import Clock
-from mockserver.records import (RECORD_TYPES, AccessToken, FileLink, ImageMessage,
-                                JournalEntry, Record, Rule, Setting, StoredImage, Variant)
+from mockserver.records import (
+    RECORD_TYPES, AccessToken, Delivery, FileLink, ImageMessage, JournalEntry, Record, Rule,
+    Setting, StoredImage, Subscription, Variant,
+)
 from mockserver.sqlite_store import SqliteStore
 from mockserver.store import MemoryStore, Store
 
@@ -87,10 +89,26 @@ def journal_entry() -> JournalEntry:
         response_body={"code": 234005, "msg": "Image has been deleted"}, duration_ms=0.812)
 
 
+def subscription() -> Subscription:
+    return Subscription(vendor="lark", account="cli_mock0000000000a1",
+                        url="http://127.0.0.1:8080/lark/events",
+                        options={"verified": True, "encrypt_key": "k", "token": "v"})
+
+
+def delivery() -> Delivery:
+    return Delivery(
+        delivery_id="dlv-0123456789ab", vendor="gewe", url="http://127.0.0.1:8080/cb",
+        body='{"TypeName":"AddMsg","Data":{"NewMsgId":8992614056172360123}}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        message_key="gewe:8992614056172360123", created_at=1795692448.5,
+        attempts=({"at": 1795692448.6, "status": 200, "body": "ok", "error": None,
+                   "ms": 3.2, "replay": False},), state="delivered")
+
+
 RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
     "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
     "ImageMessage": image_message, "Setting": clock_setting, "Rule": scenario_rule,
-    "JournalEntry": journal_entry}
+    "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery}
 
 
 def test_every_record_type_has_a_round_trip_case() -> None:
