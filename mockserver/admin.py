@@ -12,6 +12,7 @@ from flask import Request, Response
 
 from . import images, journal, scenarios
 from .data_files import fixture_image
+from .config import LarkApp
 from .errors import RequestProblem, VendorError
 from .files import FILES_PREFIX, file_response
 from .records import Delivery, Rule, StoredImage, image_key
@@ -21,6 +22,7 @@ from .vendors import Call, Handler, VendorApi, json_response
 from .wechat_cdn import receive_image
 
 DEFAULT_FIXTURE = "landscape.jpg"
+DEFAULT_LARK_USER = "ou_84aad35d084aa403a838cf73ee18467"
 ADMIN_PREFIX = "/__admin/"
 ADMIN_TOKEN_HEADER = "X-Chatimg-Admin-Token"
 
@@ -56,6 +58,8 @@ class AdminApi(VendorApi):
             "armRule": self.arm_rule, "deleteRule": self.delete_rule,
             "getClock": self.get_clock, "moveClock": self.move_clock,
             "listDeliveries": self.list_deliveries, "replayDelivery": self.replay_delivery,
+            "subscribeLarkEvents": self.subscribe_lark_events,
+            "receiveLarkImage": self.receive_lark_image,
         }
 
     def admit(self, operation: Operation, request: Request) -> None:
@@ -187,6 +191,39 @@ class AdminApi(VendorApi):
             "content": message.xml, "fileId": image.image_id, "aesKey": image.aes_key,
             "hd": "hd" in image.variants, "callback": callback,
             "deliveries": [_delivery(d) for d in deliveries]}, 201)
+
+    def subscribe_lark_events(self, call: Call) -> Response:
+        app = self._lark_app(call.valid.path["app_id"])
+        body = call.body
+        lark = self.vendors["lark"]
+        subscription = lark.subscribe_events(  # type: ignore[attr-defined]
+            app, body["url"], body.get("verification_token") or app.verification_token,
+            body.get("encrypt_key"))
+        return json_response({"app_id": app.app_id, "url": subscription.url,
+                              "encrypted": bool(subscription.options.get("encrypt_key"))})
+
+    def receive_lark_image(self, call: Call) -> Response:
+        body = call.body
+        app = self._lark_app(body.get("app_id") or self.state.config.lark.apps[0].app_id)
+        lark = self.vendors["lark"]
+        try:
+            message, event = lark.receive_image(  # type: ignore[attr-defined]
+                app, data=_image_of(body),
+                sender_open_id=body.get("sender_open_id") or DEFAULT_LARK_USER,
+                chat_type=body.get("chat_type", "p2p"), chat_id=body.get("chat_id"))
+        except images.NotAnImage as exc:
+            raise AdminError(400, f"the image cannot be read: {exc}") from exc
+        deliveries = lark.deliver(event, message.key, wait=body.get("wait", True))
+        return json_response({
+            "app_id": app.app_id, "message_id": message.message_id, "chat_id": message.chat_id,
+            "image_key": message.image_keys[0], "event": event,
+            "deliveries": [_delivery(d) for d in deliveries]}, 201)
+
+    def _lark_app(self, app_id: str) -> LarkApp:
+        for app in self.state.config.lark.apps:
+            if app.app_id == app_id:
+                return app
+        raise AdminError(404, f"no Lark app {app_id!r}")
 
     def list_deliveries(self, call: Call) -> Response:
         deliveries = sorted(self.state.store.records(Delivery), key=lambda d: d.created_at)

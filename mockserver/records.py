@@ -200,13 +200,34 @@ class Delivery:
         return self.delivery_id
 
 
+@dataclass(frozen=True)
+class LarkMessage:
+    """A Lark message with images: sent by a user to the bot, or by the bot."""
+
+    kind: ClassVar[str] = "lark_message"
+
+    message_id: str
+    app_id: str
+    chat_id: str
+    chat_type: str
+    sender: str  # a user's open_id, or the app_id for the bot's own messages
+    image_keys: tuple[str, ...]
+    create_time_ms: int
+    direction: str = "in"
+    receive_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.message_id
+
+
 Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | Rule | JournalEntry
-          | Subscription | Delivery)
+          | Subscription | Delivery | LarkMessage)
 R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry,
-            Subscription, Delivery)
+            Subscription, Delivery, LarkMessage)
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
     StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry, Subscription,
-    Delivery)}
+    Delivery, LarkMessage)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -222,4 +243,6 @@ def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
         return StoredImage.from_dict(data)  # type: ignore[return-value]
     if cls is Delivery:
         return Delivery(**{**data, "attempts": tuple(data["attempts"])})  # type: ignore[return-value]
+    if cls is LarkMessage:
+        return LarkMessage(**{**data, "image_keys": tuple(data["image_keys"])})  # type: ignore[return-value]
     return cls(**data)

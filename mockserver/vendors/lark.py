@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import secrets
 import time
@@ -17,13 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from flask import Request, Response, g
 
 from .. import images, rate_limits
 from ..config import LarkApp
+from ..delivery import CallbackUrlRefused, check_callback_url
 from ..errors import RequestProblem, VendorError
+from ..lark_events import (
+    challenge_answer_ok, encrypt, event_body, image_message_event, lark_id, signed_headers,
+    url_verification_request,
+)
 from ..rate_limits import Window
-from ..records import AccessToken, StoredImage, image_key
+from ..records import AccessToken, LarkMessage, StoredImage, Subscription, image_key
 from ..specs import Operation
 from ..wechat_cdn import store_variant
 from . import Call, Handler, VendorApi, json_response
@@ -47,6 +54,7 @@ ERRORS: dict[int, tuple[int, str]] = {
     234008: (400, "The app is not the resource sender"),
     234010: (400, "The image file is empty."),
     234011: (400, "The image format is not supported."),
+    234003: (400, "File not in msg."),
     234041: (400, "Tenant master key has been deleted, please contact the tenant administrator."),
     234042: (400, "Hybrid deployment tenant storage error, such as full storage space, "
                   "please contact tenant administrator."),
@@ -57,6 +65,13 @@ ERRORS: dict[int, tuple[int, str]] = {
     99991400: (429, "request trigger frequency limit"),
 }
 TOKEN_OPERATION = "getTenantAccessToken"
+# Sending a message: Lark's 230xxx codes (发送消息 document); see the spec's x-notes.
+SEND_ERRORS: dict[int, tuple[int, str]] = {
+    230001: (400, "Your request contains an invalid request parameter."),
+    230002: (400, "The bot can not be outside the group."),
+    230006: (400, "Bot ability is not activated."),
+}
+RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 # The token endpoint's own refusals (HTTP 200), vendor notes 3.6.
 TOKEN_REFUSALS = {10003: "invalid param", 10014: "app id not exists"}
 
@@ -113,10 +128,11 @@ class LarkApi(VendorApi):
 
     def handlers(self) -> Mapping[str, Handler]:
         return {TOKEN_OPERATION: self.get_tenant_access_token, "uploadImage": self.upload_image,
-                "getImage": self.get_image}
+                "getImage": self.get_image, "getMessageResource": self.get_message_resource,
+                "sendMessage": self.send_message}
 
     def error(self, code: int, *, field_violations: list[dict[str, str]] | None = None) -> LarkError:
-        status, msg = ERRORS[code]
+        status, msg = ERRORS[code] if code in ERRORS else SEND_ERRORS[code]
         override = self.state.config.lark.error_overrides.get(code)
         if override is not None:
             status, msg = override.status or status, override.msg or msg
@@ -131,6 +147,8 @@ class LarkApi(VendorApi):
     def error_names(self, operation: Operation) -> tuple[str, ...]:
         if operation.operation_id == TOKEN_OPERATION:
             return tuple(str(code) for code in TOKEN_REFUSALS)
+        if operation.operation_id == "sendMessage":
+            return tuple(str(code) for code in (*SEND_ERRORS, 99991400, 99991661, 99991663))
         return tuple(str(code) for code in ERRORS)
 
     def armed_error(self, operation: Operation, name: str, context: Mapping[str, Any]
@@ -187,14 +205,16 @@ class LarkApi(VendorApi):
         if problem.reason == "too_large":
             return self.error(234006)
         violation = {"field": problem.field or problem.location, "description": problem.detail}
-        return self.error(234001, field_violations=[violation])
+        invalid = 230001 if operation is not None and operation.operation_id == "sendMessage" \
+            else 234001
+        return self.error(invalid, field_violations=[violation])
 
     def _app(self, app_id: str) -> LarkApp | None:
         return next((a for a in self.state.config.lark.apps if a.app_id == app_id), None)
 
-    def _check_tenant(self, app: LarkApp) -> LarkApp:
+    def _check_tenant(self, app: LarkApp, bot_disabled: int = 234007) -> LarkApp:
         if not app.bot_enabled:
-            raise self.error(234007)
+            raise self.error(bot_disabled)
         if app.tenant_master_key_deleted:
             raise self.error(234041)
         if app.tenant_storage_error:
@@ -269,6 +289,61 @@ class LarkApi(VendorApi):
             image_type=image_type, origin="sent", created_at=self.state.clock.now()))
         return json_response({"code": 0, "msg": "success", "data": {"image_key": key}})
 
+    def get_message_resource(self, call: Call) -> Response:
+        """A user-sent file: only through the message it came in, by this app (notes 3.3)."""
+        app = self._check_tenant(call.principal)
+        message = self.state.store.load(LarkMessage, call.valid.path["message_id"])
+        file_key = call.valid.path["file_key"]
+        if message is None or message.app_id != app.app_id or file_key not in message.image_keys:
+            raise self.error(234003)
+        image = self.state.store.load(StoredImage, image_key("lark", file_key))
+        if image is None or image.deleted:
+            raise self.error(234005)
+        return self._image_bytes(image, file_key)
+
+    def send_message(self, call: Call) -> Response:
+        """Send an uploaded image (msg_type image); the message is kept, to be looked at."""
+        app = self._check_tenant(call.principal, bot_disabled=230006)
+        body = call.body
+        receive_id_type = call.valid.query["receive_id_type"]
+        image_key_sent = _image_key_in(body["content"]) if body["msg_type"] == "image" else None
+        if body["msg_type"] != "image" or image_key_sent is None:
+            raise self.error(230001, field_violations=[{
+                "field": "content", "value": str(body["content"])[:100],
+                "description": 'msg_type image takes content {"image_key": "img_..."}'}])
+        image = self.state.store.load(StoredImage, image_key("lark", image_key_sent))
+        if image is None or image.deleted or image.owner != app.app_id or \
+                image.image_type != "message":
+            raise self.error(230001, field_violations=[{
+                "field": "content.image_key", "value": image_key_sent,
+                "description": "not a message image this app uploaded"}])
+        chat_id = body["receive_id"] if receive_id_type == "chat_id" else self._p2p_chat(
+            app.app_id, body["receive_id"])
+        if chat_id is None:
+            raise self.error(230002)
+        now_ms = int(self.state.clock.now() * 1000)
+        message = LarkMessage(message_id=lark_id("om"), app_id=app.app_id, chat_id=chat_id,
+                              chat_type="group" if receive_id_type == "chat_id" else "p2p",
+                              sender=app.app_id, image_keys=(image_key_sent,),
+                              create_time_ms=now_ms, direction="out",
+                              receive_id=body["receive_id"])
+        self.state.store.save(message)
+        return json_response({"code": 0, "msg": "success", "data": {
+            "message_id": message.message_id, "root_id": "", "parent_id": "",
+            "msg_type": "image", "create_time": str(now_ms), "update_time": str(now_ms),
+            "deleted": False, "updated": False, "chat_id": chat_id,
+            "sender": {"id": app.app_id, "id_type": "app_id", "sender_type": "app",
+                       "tenant_key": app.tenant_key},
+            "body": {"content": body["content"]}, "mentions": []}})
+
+    def _p2p_chat(self, app_id: str, user: str) -> str:
+        """The bot's one-to-one chat with a user: the one their messages came in, or a new one."""
+        for message in self.state.store.records(LarkMessage):
+            if message.app_id == app_id and message.chat_type == "p2p" and user in (
+                    message.sender, message.receive_id):
+                return message.chat_id
+        return lark_id("oc")
+
     def get_image(self, call: Call) -> Response:
         app = self._check_tenant(call.principal)
         key: str = call.valid.path["image_key"]
@@ -281,6 +356,9 @@ class LarkApi(VendorApi):
             raise self.error(234001, field_violations=[{
                 "field": "image_key", "value": key,
                 "description": "avatar images cannot be downloaded"}])
+        return self._image_bytes(image, key)
+
+    def _image_bytes(self, image: StoredImage, key: str) -> Response:
         original = image.variants["original"]
         data = self.state.store.get_blob(original.digest)
         if data is None:
@@ -288,6 +366,110 @@ class LarkApi(VendorApi):
         extension = original.content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
         return Response(data, 200, content_type=original.content_type, headers={
             "Content-Disposition": f'attachment; filename="{key}.{extension}"'})
+
+    # --- events: a user sends the bot an image ------------------------------------------------
+
+    @property
+    def callback_timeout(self) -> float:  # type: ignore[override]
+        return self.state.config.lark.callback_timeout_seconds
+
+    def callback_refused(self, reason: str) -> VendorError:
+        return LarkEventsRefused(reason)
+
+    def subscribe_events(self, app: LarkApp, url: str, verification_token: str,
+                         encrypt_key: str | None) -> Subscription:
+        """Register an app's event request URL the way Lark's console does: it must echo a
+        url_verification challenge first, or no event will flow."""
+        try:
+            check_callback_url(url, self.state.config.callback_allow_hosts)
+        except CallbackUrlRefused as exc:
+            raise LarkEventsRefused(str(exc)) from exc
+        challenge = secrets.token_hex(16)
+        request = url_verification_request(verification_token=verification_token,
+                                           challenge=challenge)
+        body = event_body(encrypt(request, encrypt_key) if encrypt_key else request)
+        try:
+            answer = httpx.post(url, content=body, headers=signed_headers(body, None),
+                                timeout=self.callback_timeout)
+        except httpx.HTTPError as exc:
+            raise LarkEventsRefused(f"the URL did not answer the challenge: {exc}") from exc
+        if answer.status_code != 200 or not challenge_answer_ok(answer.content, challenge):
+            raise LarkEventsRefused(f"the URL did not echo the challenge: HTTP "
+                                    f"{answer.status_code} {answer.text[:200]!r}")
+        subscription = Subscription("lark", app.app_id, url, {
+            "verification_token": verification_token, "encrypt_key": encrypt_key})
+        self.state.store.save(subscription)
+        return subscription
+
+    def configured_subscription(self, app: LarkApp) -> Subscription | None:
+        """The app's subscription; one set in the config file is verified on first use."""
+        subscription = self.state.store.load(Subscription, f"lark:{app.app_id}")
+        if subscription is None and app.event_url:
+            subscription = self.subscribe_events(app, app.event_url, app.verification_token,
+                                                 app.encrypt_key)
+        return subscription
+
+    def callback_request(self, subscription: Subscription, payload: Mapping[str, Any]
+                         ) -> tuple[bytes, dict[str, str]]:
+        key = subscription.options.get("encrypt_key")
+        body = event_body(encrypt(dict(payload), key) if key else dict(payload))
+        return body, signed_headers(body, key)
+
+    def accepts(self, subscription: Subscription, payload: Mapping[str, Any]) -> bool:
+        return subscription.account == payload["header"]["app_id"]
+
+    def receive_image(self, app: LarkApp, *, data: bytes, sender_open_id: str, chat_type: str,
+                      chat_id: str | None) -> tuple[LarkMessage, dict[str, Any]]:
+        """A user sends the bot a picture: kept as a user-sent resource of a new message,
+        and the im.message.receive_v1 event that tells the bot."""
+        subscription = self.configured_subscription(app)
+        key = f"img_v3_{uuid.uuid4()}g"
+        self.state.store.save(StoredImage(
+            vendor="lark", image_id=key, owner=app.app_id,
+            variants={"original": store_variant(self.state, data)}, origin="received",
+            created_at=self.state.clock.now()))
+        now_ms = int(self.state.clock.now() * 1000)
+        message = LarkMessage(
+            message_id=lark_id("om"), app_id=app.app_id,
+            chat_id=chat_id or (lark_id("oc") if chat_type == "group"
+                                else self._p2p_chat(app.app_id, sender_open_id)),
+            chat_type=chat_type, sender=sender_open_id, image_keys=(key,),
+            create_time_ms=now_ms)
+        self.state.store.save(message)
+        token = (subscription.options.get("verification_token") if subscription
+                 else app.verification_token)
+        event = image_message_event(
+            app_id=app.app_id, tenant_key=app.tenant_key, verification_token=token,
+            message_id=message.message_id, chat_id=message.chat_id, chat_type=chat_type,
+            sender_open_id=sender_open_id, sender_user_id=_user_id(sender_open_id),
+            sender_union_id="on_" + hashlib.md5(sender_open_id.encode()).hexdigest(),
+            image_key=key, create_time_ms=now_ms)
+        return message, event
+
+
+class LarkEventsRefused(VendorError):
+    """An event request URL Lark would not accept (no echo of the challenge, or not allowed)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def to_response(self) -> Response:
+        return json_response({"error": f"event request URL refused: {self.reason}"}, 400)
+
+
+def _image_key_in(content: str) -> str | None:
+    """``content`` of an image message is a JSON string: ``{"image_key": "img_..."}``."""
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        return None
+    key = parsed.get("image_key") if isinstance(parsed, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def _user_id(open_id: str) -> str:
+    return hashlib.sha256(open_id.encode()).hexdigest()[:8]
 
 
 def _log_id() -> str:

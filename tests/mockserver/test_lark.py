@@ -446,7 +446,7 @@ def test_download_has_a_content_disposition_with_a_filename(http: httpx.Client) 
 
 
 @pytest.mark.parametrize("method, path", [
-    ("GET", "/open-apis/im/v1/messages/om_1/resources/img_v3_1"),
+    ("GET", "/open-apis/im/v1/chats/oc_1/members"),
     ("POST", "/open-apis/im/v1/images/img_v3_anything0000g"),
     ("GET", "/open-apis/"),
 ])

@@ -24,8 +24,8 @@ from flask.testing import FlaskClient
 from mockserver import MockConfig, create_app, mock_state
 from mockserver.clock import Clock
 from mockserver.records import (
-    RECORD_TYPES, AccessToken, Delivery, FileLink, ImageMessage, JournalEntry, Record, Rule,
-    Setting, StoredImage, Subscription, Variant,
+    RECORD_TYPES, AccessToken, Delivery, FileLink, ImageMessage, JournalEntry, LarkMessage,
+    Record, Rule, Setting, StoredImage, Subscription, Variant,
 )
 from mockserver.sqlite_store import SqliteStore
 from mockserver.store import MemoryStore, Store
@@ -105,10 +105,18 @@ def delivery() -> Delivery:
                    "ms": 3.2, "replay": False},), state="delivered")
 
 
+def lark_message() -> LarkMessage:
+    return LarkMessage(message_id="om_dc13264520392913993dd051dba21dcf",
+                       app_id="cli_mock0000000000a1", chat_id="oc_5ad11d72b830411d72b836c20",
+                       chat_type="p2p", sender="ou_84aad35d084aa403a838cf73ee18467",
+                       image_keys=("img_v3_0abc",), create_time_ms=1795692448123)
+
+
 RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
     "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
     "ImageMessage": image_message, "Setting": clock_setting, "Rule": scenario_rule,
-    "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery}
+    "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery,
+    "LarkMessage": lark_message}
 
 
 def test_every_record_type_has_a_round_trip_case() -> None:
