@@ -13,6 +13,7 @@ from mockserver.specs import VENDOR_SPECS, load_spec
 from .server import check_operation
 from .stateful import gewe_machine, lark_machine, wid_machine
 from .target import Target
+from .webhooks import Webhook, check_answers_events, check_url_verification
 
 PROFILES = {
     "ci": settings(max_examples=25, stateful_step_count=8, deadline=None, database=None,
@@ -71,3 +72,19 @@ def all_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
     from .client import client_checks
 
     return server_checks() + stateful_checks(lark_apps) + client_checks()
+
+
+def webhook_checks(webhooks: list[Webhook]) -> list[Check]:
+    """Checks of bots' endpoints (``--webhook vendor=URL``), not of a server."""
+    checks = []
+    for webhook in webhooks:
+        checks.append(Check(
+            f"webhook.{webhook.vendor}", "any allowed event, and its duplicate, is answered "
+            f"2xx within {webhook.timeout:.0f} s",
+            lambda _target, hypothesis_settings, webhook=webhook: check_answers_events(
+                webhook, hypothesis_settings)))
+        if webhook.vendor == "lark":
+            checks.append(Check(
+                "webhook.lark.url_verification", "the url_verification challenge is echoed",
+                lambda _target, _settings, webhook=webhook: check_url_verification(webhook)))
+    return checks

@@ -19,8 +19,9 @@ from hypothesis.reporting import with_reporter
 
 from mockserver.config import MockConfig
 
-from .checks import PROFILES, Check, all_checks
+from .checks import PROFILES, Check, all_checks, webhook_checks
 from .target import Credentials, Target
+from .webhooks import CALLBACKS, Webhook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +34,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run checks whose name matches (glob, e.g. 'lark.*'); repeatable")
     parser.add_argument("--no-user-simulation", action="store_true",
                         help="the server has no mock admin routes (a real service)")
+    parser.add_argument("--webhook", action="append", default=[], metavar="VENDOR=URL",
+                        help="check a bot's endpoint instead (gewe, wid or lark); repeatable")
+    parser.add_argument("--lark-verification-token", default="mock-verification-token",
+                        help="the Lark app's verification token, for --webhook lark=...")
+    parser.add_argument("--lark-encrypt-key", help="the Lark app's encrypt key, if it has one")
     args = parser.parse_args(argv)
+    if args.webhook:
+        try:
+            webhooks = [_webhook(spec, args) for spec in args.webhook]
+        except ValueError as exc:
+            parser.error(str(exc))
+        target = Target("(no server)", Credentials.from_config(MockConfig()))
+        checks = [c for c in webhook_checks(webhooks)
+                  if not args.only or any(fnmatch.fnmatch(c.name, p) for p in args.only)]
+        return report(target, checks, args.profile, sys.stdout)
 
     config = MockConfig.load()
     with ExitStack() as stack:
@@ -50,9 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report(target, checks, args.profile, sys.stdout)
 
 
+def _webhook(spec: str, args: argparse.Namespace) -> Webhook:
+    vendor, _, url = spec.partition("=")
+    if vendor not in CALLBACKS or not url:
+        raise ValueError(f"--webhook takes VENDOR=URL with VENDOR one of {', '.join(CALLBACKS)}")
+    return Webhook(vendor, url, args.lark_verification_token, args.lark_encrypt_key)
+
+
 def report(target: Target, checks: list[Check], profile: str, out: io.TextIOBase) -> int:
     """Run ``checks`` and print one line per check, with the minimal example of each failure."""
-    print(f"chatimg contract report for {target.base_url} (profile {profile})", file=out)
+    subject = target.base_url if target.base_url.startswith("http") else "bot webhooks"
+    print(f"chatimg contract report for {subject} (profile {profile})", file=out)
     failed = skipped = 0
     for check in checks:
         if check.needs_user_simulation and not target.simulates_users:

@@ -11,11 +11,12 @@ from typing import Any
 from flask import Request, Response
 
 from . import images, journal, scenarios
-from .data_files import fixture_image
 from .config import LarkApp
+from .data_files import fixture_image
 from .errors import RequestProblem, VendorError
 from .files import FILES_PREFIX, file_response
-from .records import Delivery, Rule, StoredImage, image_key
+from .journal import mask
+from .records import Delivery, Rule, StoredImage, Subscription, image_key
 from .specs import Operation
 from .state import MockState
 from .vendors import Call, Handler, VendorApi, json_response
@@ -59,6 +60,7 @@ class AdminApi(VendorApi):
             "getClock": self.get_clock, "moveClock": self.move_clock,
             "listDeliveries": self.list_deliveries, "replayDelivery": self.replay_delivery,
             "subscribeLarkEvents": self.subscribe_lark_events,
+            "listSubscriptions": self.list_subscriptions,
             "receiveLarkImage": self.receive_lark_image,
         }
 
@@ -218,6 +220,13 @@ class AdminApi(VendorApi):
             "app_id": app.app_id, "message_id": message.message_id, "chat_id": message.chat_id,
             "image_key": message.image_keys[0], "event": event,
             "deliveries": [_delivery(d) for d in deliveries]}, 201)
+
+    def list_subscriptions(self, call: Call) -> Response:
+        return json_response({"subscriptions": [
+            {"vendor": s.vendor, "url": s.url,
+             "account": s.account if s.vendor == "lark" else mask(s.account),
+             "encrypted": bool(s.options.get("encrypt_key"))}
+            for s in self.state.store.records(Subscription)]})
 
     def _lark_app(self, app_id: str) -> LarkApp:
         for app in self.state.config.lark.apps:

@@ -1,0 +1,411 @@
+"""Benchmark the mock against a bare-Flask ceiling with wrk, as users run it.
+
+    python bench/run.py                          # every server and operation, 3 rounds of 5 s
+    python bench/run.py --duration 3 --rounds 1 --server mock --server ceiling
+    python bench/run.py --profile postImage      # in-process cProfile, no wrk needed
+
+Each (round, operation, server) run starts the server fresh on a free 127.0.0.1 port, waits for
+its first 200, sets up the operation's data, warms up, drives it with wrk for --duration seconds
+while sampling its RSS, and stops it. Rounds are interleaved (operation by operation, the servers
+in a rotating order) and every ratio is taken against the ceiling measured in the same round, so
+ratios, not absolute req/s, are comparable across runs and machines. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: python bench/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk  # noqa: E402
+from bench.operations import OPERATIONS, BenchRequest, Operation, SetupError  # noqa: E402
+from bench.servers import (SERVERS, RssSampler, RunningServer, ServerKind,  # noqa: E402
+                           StartError, find_prism, stop_all, with_command)
+
+CEILING = "ceiling"
+
+
+@dataclass
+class RunOutcome:
+    round: int
+    server: str
+    operation: str
+    result: LoadResult | None = None
+    startup_s: float | None = None
+    peak_rss_mb: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {"round": self.round, "server": self.server, "operation": self.operation,
+                "startup_s": self.startup_s, "peak_rss_mb": self.peak_rss_mb,
+                "error": self.error, **(self.result.to_json() if self.result else {})}
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    wrk: str
+    servers: list[ServerKind]
+    operations: list[Operation]
+    log_dir: Path
+    prism: str | None = None
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    def run(self) -> None:
+        for number in range(1, self.args.rounds + 1):
+            shift = (number - 1) % len(self.servers)
+            order = self.servers[shift:] + self.servers[:shift]
+            for operation in self.operations:
+                for kind in order:
+                    outcome = self.run_one(number, kind, operation)
+                    self.outcomes.append(outcome)
+                    _progress(outcome, self.args.rounds)
+
+    def run_one(self, number: int, kind: ServerKind, operation: Operation) -> RunOutcome:
+        outcome = RunOutcome(number, kind.name, operation.name)
+        label = f"r{number}-{kind.name}-{operation.name}"
+        extra_env = {"CHATIMG_CONFIG": self.args.mock_config} if self.args.mock_config else None
+        try:
+            with RunningServer.start(kind, self.log_dir, label, operation.spec, self.prism,
+                                     extra_env) as server:
+                probe = _probe(kind, operation)
+                timeout = self.args.start_timeout or kind.start_timeout
+                outcome.startup_s = server.wait_ready(probe, timeout)
+                with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+                    request = operation.prepare(client) if kind.stateful else operation.fixed()
+                marker = operation.success_marker if kind.envelopes else None
+                request_file = self.log_dir / f"{label}.http"
+                wrk_options = {"threads": self.args.threads, "connections": self.args.connections,
+                               "request_file": request_file}
+                if self.args.warmup > 0:
+                    run_wrk(self.wrk, server.base_url, request, marker,
+                            duration=self.args.warmup, **wrk_options)
+                with RssSampler(server.process.pid) as rss:
+                    outcome.result = run_wrk(self.wrk, server.base_url, request, marker,
+                                             duration=self.args.duration, **wrk_options)
+                outcome.peak_rss_mb = None if rss.peak is None else rss.peak / 2**20
+        except (StartError, SetupError, WrkError, httpx.HTTPError, ValueError, KeyError) as exc:
+            outcome.error = f"{type(exc).__name__}: {exc}"
+        return outcome
+
+
+def _probe(kind: ServerKind, operation: Operation) -> BenchRequest:
+    if kind.ready is None:
+        return operation.fixed()
+    method, path = kind.ready.split(maxsplit=1)
+    return BenchRequest(method, path)
+
+
+def _progress(outcome: RunOutcome, rounds: int) -> None:
+    head = f"round {outcome.round}/{rounds}  {outcome.operation:<14} {outcome.server:<14}"
+    if outcome.error:
+        first = outcome.error.splitlines()[0]
+        print(f"{head} FAILED {first}", file=sys.stderr, flush=True)
+        return
+    result = outcome.result
+    print(f"{head} {result.rps:>8,.0f} req/s  p99 {result.p99_ms:7.1f} ms  "
+          f"failed {result.failures:>6}/{result.requests:<7}  start {outcome.startup_s:5.2f} s  "
+          f"RSS {_cell('peak_rss_mb', outcome.peak_rss_mb):>6} MB", file=sys.stderr, flush=True)
+
+
+# --- the summary ------------------------------------------------------------------------
+
+def summarize(outcomes: list[RunOutcome], servers: list[ServerKind],
+              operations: list[Operation]) -> list[dict]:
+    """One row per (server, operation): medians over rounds; failures summed; ratios per round."""
+    ceiling_rps = {(o.round, o.operation): o.result.rps for o in outcomes
+                   if o.server == CEILING and o.result and o.result.rps}
+    rows = []
+    for operation in operations:
+        for kind in servers:
+            runs = [o for o in outcomes if o.server == kind.name and o.operation == operation.name]
+            done = [o for o in runs if o.result]
+            if not runs:
+                continue
+            row: dict = {"server": kind.name, "operation": operation.name, "rounds": len(done),
+                         "failed_runs": [o.error for o in runs if o.error]}
+            if done:
+                results = [o.result for o in done]
+                ratios = [o.result.rps / ceiling_rps[(o.round, o.operation)] for o in done
+                          if (o.round, o.operation) in ceiling_rps]
+                row.update(
+                    rps=statistics.median(r.rps for r in results),
+                    ratio=statistics.median(ratios) if ratios else None,
+                    p50_ms=statistics.median(r.p50_ms for r in results),
+                    p99_ms=statistics.median(r.p99_ms for r in results),
+                    requests=sum(r.requests for r in results),
+                    non2xx=sum(r.non2xx for r in results),
+                    envelope_errors=sum(r.envelope_errors for r in results),
+                    socket_errors=sum(r.socket_errors for r in results),
+                    peak_rss_mb=max((o.peak_rss_mb for o in done if o.peak_rss_mb is not None),
+                                    default=None),
+                    startup_s=statistics.median(o.startup_s for o in done),
+                    failure_kinds=_merged_failure_kinds(results))
+            rows.append(row)
+    return rows
+
+
+def _merged_failure_kinds(results: list[LoadResult]) -> dict[str, dict]:
+    merged: dict[str, dict] = {}
+    for result in results:
+        for status, kind in result.failure_kinds.items():
+            entry = merged.setdefault(status, {"count": 0, "sample": kind["sample"]})
+            entry["count"] += kind["count"]
+    return dict(sorted(merged.items(), key=lambda item: -item[1]["count"]))
+
+
+COLUMNS = [("server", "server", "<"), ("operation", "operation", "<"), ("req/s", "rps", ">"),
+           ("× ceiling", "ratio", ">"), ("p50 ms", "p50_ms", ">"), ("p99 ms", "p99_ms", ">"),
+           ("requests", "requests", ">"), ("non-2xx", "non2xx", ">"),
+           ("envelope", "envelope_errors", ">"), ("socket", "socket_errors", ">"),
+           ("peak RSS MB", "peak_rss_mb", ">"), ("start s", "startup_s", ">")]
+
+
+def _cell(key: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if key == "rps":
+        return f"{value:,.0f}"
+    if key == "ratio":
+        return f"{value:.2f}"
+    if key in ("p50_ms", "p99_ms", "peak_rss_mb"):
+        return f"{value:.1f}"
+    if key == "startup_s":
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_table(rows: list[dict]) -> str:
+    cells = [[title for title, _, _ in COLUMNS]]
+    for row in rows:
+        if "rps" in row:
+            cells.append([_cell(key, row.get(key)) for _, key, _ in COLUMNS])
+        else:
+            cells.append([row["server"], row["operation"], "failed"] + [""] * (len(COLUMNS) - 3))
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    out = []
+    for number, line in enumerate(cells):
+        aligned = (text.ljust(width) if align == "<" else text.rjust(width)
+                   for text, width, (_, _, align) in zip(line, widths, COLUMNS, strict=True))
+        out.append("  ".join(aligned).rstrip())
+        if number == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def render_notes(rows: list[dict], skipped: dict[str, str]) -> str:
+    notes = []
+    for row in rows:
+        where = f"{row['server']} / {row['operation']}"
+        for status, kind in row.get("failure_kinds", {}).items():
+            what = (f"HTTP {status} in an error envelope" if status.startswith("2")
+                    else f"HTTP {status}")
+            sample = " ".join(kind["sample"].split())
+            notes.append(f"- {where}: {kind['count']:,} × {what}, first: {sample[:160]}")
+        for error in row["failed_runs"]:
+            notes.append(f"- {where}: run failed: {error}")
+    for name, reason in skipped.items():
+        notes.append(f"- {name}: skipped: {reason}")
+    return "\n".join(notes)
+
+
+# --- the command ------------------------------------------------------------------------
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python bench/run.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="servers: " + ", ".join(SERVERS) + "; operations: " + ", ".join(OPERATIONS))
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of each wrk run (5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians (3)")
+    parser.add_argument("--server", action="append", metavar="NAME",
+                        help="a server to run (repeatable; default: all)")
+    parser.add_argument("--operation", action="append", metavar="NAME",
+                        choices=list(OPERATIONS), help="an operation (repeatable; default: all)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t (2)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk -c (32)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of unmeasured wrk load before each run (1; 0: none)")
+    parser.add_argument("--start-timeout", type=float,
+                        help="seconds a server has to answer 200 (default 30, Prism 60)")
+    parser.add_argument("--cmd", action="append", default=[], metavar="NAME=COMMAND",
+                        help="start server NAME with COMMAND ({port}, {repo}, {spec}, {prism}); "
+                             "a new NAME is a variant of the mock and is added to the run")
+    parser.add_argument("--mock-cmd", metavar="COMMAND",
+                        help="shorthand for --cmd mock=COMMAND")
+    parser.add_argument("--mock-config", metavar="FILE",
+                        help="config file for the servers, as $CHATIMG_CONFIG "
+                             "(e.g. bench/mock-unlimited.yaml: no Lark rate limit)")
+    parser.add_argument("--json", metavar="FILE", help="also write every run and the summary")
+    parser.add_argument("--logs", metavar="DIR",
+                        help="keep server logs and request files here (default: a temporary "
+                             "folder, removed at the end)")
+    parser.add_argument("--profile", metavar="OP", choices=list(OPERATIONS),
+                        help="instead: profile OP in-process and print the top functions")
+    parser.add_argument("--profile-requests", type=int, default=500, metavar="N",
+                        help="requests the profile runs (500)")
+    parser.add_argument("--profiler", choices=["cprofile", "pyinstrument"], default="cprofile")
+    parser.add_argument("--top", type=int, default=25, help="functions the profile shows (25)")
+    args = parser.parse_args(argv)
+    if args.mock_cmd:
+        args.cmd.append(f"mock={args.mock_cmd}")
+    if args.mock_config:
+        args.mock_config = str(Path(args.mock_config).resolve())
+    if args.duration <= 0 or args.rounds < 1:
+        parser.error("--duration must be > 0 and --rounds >= 1")
+    return args
+
+
+def choose_servers(args: argparse.Namespace) -> list[ServerKind]:
+    kinds = dict(SERVERS)
+    for item in args.cmd:
+        name, sep, command = item.partition("=")
+        if not sep or not name or not command.strip():
+            raise SystemExit(f"--cmd wants NAME=COMMAND, got {item!r}")
+        kinds[name] = with_command(kinds.get(name), name, command)
+    custom = [item.partition("=")[0] for item in args.cmd if item.partition("=")[0] not in SERVERS]
+    names = args.server or [*SERVERS, *custom]
+    unknown = [name for name in names if name not in kinds]
+    if unknown:
+        raise SystemExit(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(kinds)}")
+    return [kinds[name] for name in dict.fromkeys(names)]
+
+
+def _raise_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.profile:
+        from bench.profiling import ProfileError, profile_operation
+        try:
+            print(profile_operation(OPERATIONS[args.profile], requests=args.profile_requests,
+                                    top=args.top, profiler=args.profiler,
+                                    config_path=args.mock_config))
+        except (ProfileError, SetupError) as exc:
+            print(f"profile: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    wrk = find_wrk()
+    if wrk is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return 2
+    servers = choose_servers(args)
+    operations = [OPERATIONS[name] for name in dict.fromkeys(args.operation or OPERATIONS)]
+    skipped: dict[str, str] = {}
+    prism = None
+    if any(kind.name == "prism" for kind in servers):
+        print("looking for Prism (npx may fetch it once)...", file=sys.stderr, flush=True)
+        prism, how = find_prism()
+        if prism is None:
+            skipped["prism"] = how
+            servers = [kind for kind in servers if kind.name != "prism"]
+    if not servers:
+        print("no server left to run", file=sys.stderr)
+        return 2
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_on_signal)
+    log_dir = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="chatimg-bench-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    args.source_state = _source_state()
+    bench = Bench(args, wrk, servers, operations, log_dir, prism)
+    started = time.time()
+    _print_header(args, servers, operations, prism)
+    interrupted = False
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: servers stopped; the table holds the runs that finished",
+              file=sys.stderr)
+    finally:
+        stop_all()
+    failed_runs = any(o.error for o in bench.outcomes)
+    if not args.logs and not failed_runs:
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+    rows = summarize(bench.outcomes, servers, operations)
+    print()
+    print(render_table(rows))
+    notes = render_notes(rows, skipped)
+    if notes:
+        print("\n" + notes)
+    print(f"\n{len(bench.outcomes)} runs in {time.time() - started:.0f} s; medians over rounds, "
+          f"× ceiling is the median of per-round ratios to the ceiling's req/s.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"settings": _settings(args, servers, operations, prism), "skipped": skipped,
+             "summary": rows, "runs": [o.to_json() for o in bench.outcomes]},
+            ensure_ascii=False, indent=2) + "\n")
+    if failed_runs or args.logs:
+        print(f"server logs and request files kept in {log_dir}")
+    if interrupted:
+        return 130
+    return 1 if failed_runs else 0
+
+
+def _settings(args: argparse.Namespace, servers: list[ServerKind],
+              operations: list[Operation], prism: str | None) -> dict:
+    return {"source": args.source_state, "duration_s": args.duration, "rounds": args.rounds,
+            "warmup_s": args.warmup,
+            "wrk": f"-t{args.threads} -c{args.connections}", "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(), "mock_config": args.mock_config,
+            "prism": prism, "operations": [op.name for op in operations],
+            "servers": {kind.name: {"command": kind.command, "description": kind.description}
+                        for kind in servers}}
+
+
+def _source_state() -> str:
+    """The commit the mock runs from, and whether its code differs from it."""
+    from bench.operations import REPO
+
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True,
+                              timeout=10, stdin=subprocess.DEVNULL).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", "mockserver", "specs").splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (no git)"
+    if not commit:
+        return "unknown (not a git checkout)"
+    return commit + (f" + uncommitted changes in {len(changed)} file(s) of mockserver/, specs/"
+                     if changed else "")
+
+
+def _print_header(args: argparse.Namespace, servers: list[ServerKind],
+                  operations: list[Operation], prism: str | None) -> None:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"mock source: {args.source_state}")
+    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s (+{args.warmup:g} s "
+          f"warm-up), {args.rounds} round(s), {os.cpu_count()} CPUs, load average {load}")
+    for kind in servers:
+        command = kind.command.replace("{prism}", shlex.quote(prism or "prism"))
+        print(f"  {kind.name:<14} {command}")
+    print(f"  operations: {', '.join(op.name for op in operations)}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
