@@ -3,7 +3,8 @@
 Built on httpx. Every client takes its base URL, credentials, ``timeout`` and ``transport``
 as arguments, so it runs against the real service, the ``mockserver`` on a socket, or an
 in-process app (``httpx.WSGITransport``). Every failure is a ``ChatImageError``; see
-``chatimg._errors`` for the tree.
+``chatimg._errors`` for the tree. ``chatimg.inbound`` reads the image messages the vendors
+POST to a bot (GeWe and wid callbacks, Lark events).
 """
 
 from ._errors import (
@@ -13,11 +14,13 @@ from ._errors import (
     LarkBotNotEnabled,
     LarkCode,
     LarkError,
+    LarkFileNotInMessage,
     LarkImageDeleted,
     LarkImageRejected,
     LarkInvalidRequest,
     LarkNotResourceSender,
     LarkRateLimited,
+    LarkSendRefused,
     LarkTenantError,
     LarkTokenError,
     LarkUnauthorized,
@@ -26,15 +29,25 @@ from ._errors import (
     WidError,
 )
 from .gewe import FALLBACK_ORDER, AsyncGeweClient, DownloadedImage, GeweClient, ImageType, SentImage
-from .lark import FEISHU, LARK, AsyncLarkClient, LarkClient, RateLimitPolicy
+from .inbound import (
+    GeweImageMessage,
+    LarkImageMessage,
+    WidImageMessage,
+    parse_gewe_callback,
+    parse_lark_event,
+    parse_wid_callback,
+)
+from .lark import FEISHU, LARK, AsyncLarkClient, LarkClient, RateLimitPolicy, SentMessage
 from .wid import AsyncWidClient, WidClient
 
 __all__ = [
     "FALLBACK_ORDER", "FEISHU", "LARK",
     "ApiError", "AsyncGeweClient", "AsyncLarkClient", "AsyncWidClient", "ChatImageError",
-    "DownloadedImage", "GeweClient", "GeweError", "ImageType", "LarkBotNotEnabled", "LarkClient",
-    "LarkCode", "LarkError", "LarkImageDeleted", "LarkImageRejected", "LarkInvalidRequest",
-    "LarkNotResourceSender", "LarkRateLimited", "LarkTenantError", "LarkTokenError",
-    "LarkUnauthorized", "ProtocolError", "RateLimitPolicy", "SentImage", "TransportError",
-    "WidClient", "WidError",
+    "DownloadedImage", "GeweClient", "GeweError", "GeweImageMessage", "ImageType",
+    "LarkBotNotEnabled", "LarkClient", "LarkCode", "LarkError", "LarkFileNotInMessage",
+    "LarkImageDeleted", "LarkImageMessage", "LarkImageRejected", "LarkInvalidRequest",
+    "LarkNotResourceSender", "LarkRateLimited", "LarkSendRefused", "LarkTenantError",
+    "LarkTokenError", "LarkUnauthorized", "ProtocolError", "RateLimitPolicy", "SentImage",
+    "SentMessage", "TransportError", "WidClient", "WidError", "WidImageMessage",
+    "parse_gewe_callback", "parse_lark_event", "parse_wid_callback",
 ]

@@ -13,16 +13,20 @@ No httpx exception ever escapes: transport failures are wrapped, with the httpx 
         └── LarkError             code other than 0 (.code .msg .log_id .http_status)
             ├── LarkInvalidRequest      234001 (also: avatar images cannot be downloaded)
             ├── LarkUnauthorized        234002, 99991661, 99991663, 99991664, 99991671
+            ├── LarkFileNotInMessage    234003 (the file_key is not in that message)
             ├── LarkImageDeleted        234005
             ├── LarkImageRejected       234006 too large, 234010 empty, 234011 not an image
             ├── LarkBotNotEnabled       234007
             ├── LarkNotResourceSender   234008
             ├── LarkTenantError         234041, 234042
+            ├── LarkSendRefused         230001 bad parameter, 230002 bot not in the chat,
+            │                           230006 bot ability not activated (sending a message)
             ├── LarkRateLimited         99991400 or HTTP 429, still refused after the retries
             └── LarkTokenError          the token endpoint refused the app (10003, 10014)
 
 ``LarkError.for_code(code, ...)`` builds the subclass that matches a code; ``LarkCode`` names
-the documented codes (vendor notes 3.1-3.7).
+the documented codes (vendor notes 3.1-3.7; the 230xxx codes come from the send-message
+document, as specs/lark.yaml records them).
 """
 
 from __future__ import annotations
@@ -112,10 +116,11 @@ class WidError(ApiError):
 # --- Lark ---------------------------------------------------------------------------------
 
 class LarkCode(IntEnum):
-    """Lark codes the image and token APIs document."""
+    """Lark codes the image, message-resource, send-message and token APIs document."""
 
     INVALID_REQUEST = 234001
     UNAUTHORIZED = 234002
+    FILE_NOT_IN_MESSAGE = 234003
     IMAGE_DELETED = 234005
     IMAGE_TOO_LARGE = 234006
     BOT_NOT_ENABLED = 234007
@@ -124,6 +129,9 @@ class LarkCode(IntEnum):
     IMAGE_UNSUPPORTED = 234011
     TENANT_KEY_DELETED = 234041
     TENANT_STORAGE_ERROR = 234042
+    SEND_INVALID_PARAM = 230001
+    BOT_NOT_IN_CHAT = 230002
+    BOT_NOT_ACTIVATED = 230006
     RATE_LIMITED = 99991400
     MISSING_ACCESS_TOKEN = 99991661
     INVALID_TENANT_TOKEN = 99991663
@@ -187,6 +195,13 @@ class LarkUnauthorized(LarkError):
                        LarkCode.INVALID_ACCESS_TOKEN})
 
 
+class LarkFileNotInMessage(LarkError):
+    """234003: the file_key does not belong to that message (or the message is not this
+    app's), when downloading a message resource."""
+
+    codes = frozenset({LarkCode.FILE_NOT_IN_MESSAGE})
+
+
 class LarkImageDeleted(LarkError):
     """234005: no such image key, or the image was deleted."""
 
@@ -207,7 +222,8 @@ class LarkBotNotEnabled(LarkError):
 
 
 class LarkNotResourceSender(LarkError):
-    """234008: another app uploaded the image, or a user sent it (use message resources)."""
+    """234008: another app uploaded the image, or a user sent it: download that one with
+    ``LarkClient.download_message_resource``."""
 
     codes = frozenset({LarkCode.NOT_RESOURCE_SENDER})
 
@@ -216,6 +232,15 @@ class LarkTenantError(LarkError):
     """234041 / 234042: the tenant's key was deleted or its storage failed; ask its admin."""
 
     codes = frozenset({LarkCode.TENANT_KEY_DELETED, LarkCode.TENANT_STORAGE_ERROR})
+
+
+class LarkSendRefused(LarkError):
+    """Sending a message was refused: 230001 a parameter (e.g. an image_key this app did not
+    upload as ``"message"``), 230002 the bot is not in the chat, 230006 the app's bot ability
+    is not activated. ``code`` tells which (``LarkCode.BOT_NOT_IN_CHAT`` ...)."""
+
+    codes = frozenset({LarkCode.SEND_INVALID_PARAM, LarkCode.BOT_NOT_IN_CHAT,
+                       LarkCode.BOT_NOT_ACTIVATED})
 
 
 class LarkRateLimited(LarkError):

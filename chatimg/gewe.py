@@ -1,5 +1,5 @@
 """GeWe: send, download and forward images (``/message/postImage``, ``downloadImage``,
-``forwardImage``).
+``forwardImage``), and register where received messages go (``/tools/setCallback``).
 
 GeWe answers every call with HTTP 200; a refusal is ``ret`` other than 200 in the body
 (vendor notes 1.2), raised here as ``GeweError``.
@@ -15,8 +15,15 @@ from typing import Any
 import httpx
 
 from ._errors import GeweError, ProtocolError
-from ._http import (DEFAULT_TIMEOUT, AsyncClientBase, ClientBase, Flow, Send, base_url_of,
-                    json_object)
+from ._http import (
+    DEFAULT_TIMEOUT,
+    AsyncClientBase,
+    ClientBase,
+    Flow,
+    Send,
+    base_url_of,
+    json_object,
+)
 from ._xml import forward_xml, without_sender_prefix
 
 TOKEN_HEADER = "X-GEWE-TOKEN"
@@ -76,7 +83,7 @@ class DownloadedImage:
 
 
 class _GeweCalls:
-    """The three operations as flows: request building and reply parsing, no I/O."""
+    """The operations as flows: request building and reply parsing, no I/O."""
 
     def __init__(self, base_url: str, token: str, app_id: str):
         self.base_url = base_url_of(base_url)
@@ -118,6 +125,14 @@ class _GeweCalls:
         last = failures[-1][1]
         last.attempts = tuple(failures)
         raise last
+
+    def set_callback(self, callback_url: str) -> Flow[None]:
+        # The token goes in the body as well as the header (Devo919/Gewechat#64, #199).
+        response: httpx.Response = yield Send(httpx.Request(
+            "POST", f"{self.base_url}/tools/setCallback",
+            json={"token": self.token, "callbackUrl": callback_url},
+            headers={TOKEN_HEADER: self.token}))
+        _data_of(response)
 
     def _request(self, operation: str, body: dict[str, Any]) -> httpx.Request:
         return httpx.Request("POST", f"{self.base_url}/message/{operation}",
@@ -216,6 +231,14 @@ class GeweClient(ClientBase):
         ``post_image`` returned (its CDN info is assembled into the XML)."""
         return self._run(self._calls.forward_image(to_wxid, xml_or_sent_image))
 
+    def set_callback(self, callback_url: str) -> None:
+        """Have GeWe POST the account's messages (``AddMsg`` callbacks) to ``callback_url``.
+
+        The registration is per token, not per device. Read the callbacks with
+        ``chatimg.inbound.parse_gewe_callback``; the same one may come twice.
+        """
+        self._run(self._calls.set_callback(callback_url))
+
 
 class AsyncGeweClient(AsyncClientBase):
     """``GeweClient`` for asyncio; same arguments, same flows, awaitable methods."""
@@ -238,3 +261,7 @@ class AsyncGeweClient(AsyncClientBase):
     async def forward_image(self, to_wxid: str, xml_or_sent_image: str | SentImage) -> SentImage:
         """See ``GeweClient.forward_image``."""
         return await self._run(self._calls.forward_image(to_wxid, xml_or_sent_image))
+
+    async def set_callback(self, callback_url: str) -> None:
+        """See ``GeweClient.set_callback``."""
+        await self._run(self._calls.set_callback(callback_url))

@@ -1,5 +1,7 @@
-"""Lark / Feishu images: upload (``POST /open-apis/im/v1/images``) and download
-(``GET /open-apis/im/v1/images/{image_key}``), with the tenant token handled for the caller.
+"""Lark / Feishu images: upload (``POST /open-apis/im/v1/images``), download
+(``GET /open-apis/im/v1/images/{image_key}``), download what users sent
+(``GET /open-apis/im/v1/messages/{message_id}/resources/{file_key}``) and send an image
+(``POST /open-apis/im/v1/messages``), with the tenant token handled for the caller.
 
 The token is fetched on first use, kept until shortly before it expires, and fetched again
 once when a call is refused for its token (as the Go SDK does). Rate limits (HTTP 429 or
@@ -8,6 +10,7 @@ once when a call is refused for its token (as the Go SDK does). Rate limits (HTT
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -15,23 +18,36 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal
+from typing import IO, Any, Literal
 from urllib.parse import quote
 
 import httpx
 
 from . import _lark_replies as replies
-from ._http import (DEFAULT_TIMEOUT, AsyncClientBase, ClientBase, Flow, Send, Sink, Sleep,
-                    base_url_of)
+from ._errors import ProtocolError
+from ._http import (
+    DEFAULT_TIMEOUT,
+    AsyncClientBase,
+    ClientBase,
+    Flow,
+    Send,
+    Sink,
+    Sleep,
+    base_url_of,
+    json_object,
+)
 from ._lark_token import TenantTokenCache
 
 FEISHU = "https://open.feishu.cn"
 LARK = "https://open.larksuite.com"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
+MESSAGES_PATH = "/open-apis/im/v1/messages"
 
 ImageSource = bytes | str | os.PathLike[str] | IO[bytes]
 UploadType = Literal["message", "avatar"]
+ResourceType = Literal["image", "file"]
+ReceiveIdType = Literal["open_id", "user_id", "union_id", "email", "chat_id"]
 Target = str | os.PathLike[str] | IO[bytes]
 
 
@@ -53,8 +69,29 @@ class RateLimitPolicy:
         return reset if reset is not None else self.backoff * 2 ** (attempt - 1)
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    """What sending a message answers: its id, the chat it went to, and its content.
+
+    ``create_time`` is Lark's string of epoch milliseconds, kept as sent; ``create_time_ms``
+    reads it as a number.
+    """
+
+    message_id: str
+    chat_id: str
+    msg_type: str
+    create_time: str | None = None
+    content: str | None = None
+
+    @property
+    def create_time_ms(self) -> int | None:
+        """``create_time`` as an int, or None when it is absent or not digits."""
+        text = self.create_time
+        return int(text) if text and text.isascii() and text.isdigit() else None
+
+
 class _LarkCalls:
-    """Token, upload and download as flows: requests, replies and retries, no I/O."""
+    """Token, upload, downloads and sending as flows: requests, replies and retries, no I/O."""
 
     def __init__(self, app_id: str, app_secret: str, base_url: str,
                  clock: Callable[[], float], refresh_margin: float, rate_limit: RateLimitPolicy):
@@ -81,6 +118,29 @@ class _LarkCalls:
         response = yield from self._authorized(
             lambda token: httpx.Request("GET", url, headers=_bearer(token)), sink)
         return b"" if sink is not None else response.content
+
+    def download_message_resource(self, message_id: str, file_key: str, resource_type: str,
+                                  sink: Sink | None = None) -> Flow[bytes]:
+        url = (f"{self.base_url}{MESSAGES_PATH}/{quote(message_id, safe='')}"
+               f"/resources/{quote(file_key, safe='')}")
+        response = yield from self._authorized(
+            lambda token: httpx.Request("GET", url, params={"type": resource_type},
+                                        headers=_bearer(token)), sink)
+        return b"" if sink is not None else response.content
+
+    def send_image(self, receive_id: str, image_key: str, receive_id_type: str,
+                   uuid: str | None) -> Flow[SentMessage]:
+        body: dict[str, Any] = {
+            "receive_id": receive_id, "msg_type": "image",
+            # content is a JSON *string*, not an object (send-message document)
+            "content": json.dumps({"image_key": image_key}, separators=(",", ":"))}
+        if uuid is not None:
+            body["uuid"] = uuid
+        response = yield from self._authorized(
+            lambda token: httpx.Request("POST", self.base_url + MESSAGES_PATH,
+                                        params={"receive_id_type": receive_id_type},
+                                        json=body, headers=_bearer(token)))
+        return _sent_message(response)
 
     def _authorized(self, request_for: Callable[[str], httpx.Request],
                     sink: Sink | None = None) -> Flow[httpx.Response]:
@@ -118,6 +178,24 @@ class _LarkCalls:
                 raise replies.rate_limited_error(response, attempts=attempt, waited=waited)
             yield Sleep(delay)
             attempt, waited = attempt + 1, waited + delay
+
+
+def _sent_message(response: httpx.Response) -> SentMessage:
+    payload = json_object(response, "Lark")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError("Lark send reply has no data object", body=response.text)
+    message_id, chat_id, msg_type = (data.get(name) for name in
+                                     ("message_id", "chat_id", "msg_type"))
+    if not (isinstance(message_id, str) and isinstance(chat_id, str)
+            and isinstance(msg_type, str)):
+        raise ProtocolError("Lark send reply lacks message_id, chat_id or msg_type",
+                            body=response.text)
+    create_time, body = data.get("create_time"), data.get("body")
+    content = body.get("content") if isinstance(body, dict) else None
+    return SentMessage(message_id, chat_id, msg_type,
+                       create_time=create_time if isinstance(create_time, str) else None,
+                       content=content if isinstance(content, str) else None)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -169,7 +247,7 @@ def _sink_for(target: Target) -> AbstractContextManager[Sink]:
 
 
 class LarkClient(ClientBase):
-    """Lark's image API as one app (``app_id``, ``app_secret``) of its tenant.
+    """Lark's image and image-message APIs as one app (``app_id``, ``app_secret``) of its tenant.
 
     ``base_url`` is ``FEISHU`` (default) or ``LARK``. The token is fetched again
     ``refresh_margin`` seconds before Lark says it expires (at most a tenth of its life), by
@@ -198,8 +276,8 @@ class LarkClient(ClientBase):
     def download_image(self, image_key: str) -> bytes:
         """The bytes of an image this app uploaded as ``"message"``.
 
-        Images users sent come through the message-resource API instead; asking here for one
-        raises ``LarkNotResourceSender``.
+        Images users sent come through ``download_message_resource`` instead; asking here for
+        one raises ``LarkNotResourceSender``.
         """
         return self._run(self._calls.download_image(image_key))
 
@@ -208,6 +286,33 @@ class LarkClient(ClientBase):
         or a binary file opened for writing."""
         with _sink_for(target) as sink:
             self._run(self._calls.download_image(image_key, sink))
+
+    def download_message_resource(self, message_id: str, file_key: str,
+                                  type: ResourceType = "image") -> bytes:
+        """The bytes of a file in a message, e.g. an image a user sent the bot.
+
+        For an image message, ``file_key`` is the ``image_key`` of the event's content
+        (``chatimg.inbound.parse_lark_event`` reads both). A key that is not in that message
+        raises ``LarkFileNotInMessage``. The bot must be in the chat.
+        """
+        return self._run(self._calls.download_message_resource(message_id, file_key, type))
+
+    def download_message_resource_to(self, message_id: str, file_key: str, target: Target,
+                                     type: ResourceType = "image") -> None:
+        """Stream a message's file into ``target``, as ``download_image_to`` does."""
+        with _sink_for(target) as sink:
+            self._run(self._calls.download_message_resource(message_id, file_key, type, sink))
+
+    def send_image(self, receive_id: str, image_key: str,
+                   receive_id_type: ReceiveIdType = "open_id", *,
+                   uuid: str | None = None) -> SentMessage:
+        """Send an image this app uploaded (as ``"message"``) to a user or a chat.
+
+        ``receive_id_type`` says what ``receive_id`` is: ``"open_id"`` (``ou_…``), ``"chat_id"``
+        (``oc_…``), ... A ``uuid`` (at most 50 characters) makes Lark send the message once
+        however often it is asked within an hour. Refusals raise ``LarkSendRefused``.
+        """
+        return self._run(self._calls.send_image(receive_id, image_key, receive_id_type, uuid))
 
 
 class AsyncLarkClient(AsyncClientBase):
@@ -235,3 +340,22 @@ class AsyncLarkClient(AsyncClientBase):
         """See ``LarkClient.download_image_to``."""
         with _sink_for(target) as sink:
             await self._run(self._calls.download_image(image_key, sink))
+
+    async def download_message_resource(self, message_id: str, file_key: str,
+                                        type: ResourceType = "image") -> bytes:
+        """See ``LarkClient.download_message_resource``."""
+        return await self._run(self._calls.download_message_resource(message_id, file_key, type))
+
+    async def download_message_resource_to(self, message_id: str, file_key: str,
+                                           target: Target, type: ResourceType = "image") -> None:
+        """See ``LarkClient.download_message_resource_to``."""
+        with _sink_for(target) as sink:
+            await self._run(self._calls.download_message_resource(message_id, file_key, type,
+                                                                  sink))
+
+    async def send_image(self, receive_id: str, image_key: str,
+                         receive_id_type: ReceiveIdType = "open_id", *,
+                         uuid: str | None = None) -> SentMessage:
+        """See ``LarkClient.send_image``."""
+        return await self._run(self._calls.send_image(receive_id, image_key, receive_id_type,
+                                                      uuid))

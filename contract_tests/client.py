@@ -20,9 +20,23 @@ import httpx
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from chatimg import (FALLBACK_ORDER, ChatImageError, DownloadedImage, GeweClient, GeweError,
-                     ImageType, LarkClient, LarkCode, LarkError, LarkRateLimited, LarkTokenError,
-                     ProtocolError, SentImage, WidClient, WidError)
+from chatimg import (
+    FALLBACK_ORDER,
+    ChatImageError,
+    DownloadedImage,
+    GeweClient,
+    GeweError,
+    ImageType,
+    LarkClient,
+    LarkCode,
+    LarkError,
+    LarkRateLimited,
+    LarkTokenError,
+    ProtocolError,
+    SentImage,
+    WidClient,
+    WidError,
+)
 from mockserver.specs import read_spec
 
 from .server import ContractViolation

@@ -107,7 +107,8 @@ def request_cases(spec: ApiSpec, operation: Operation, target: Target, *,
         schema = param.get("schema", {})
         if "pattern" in schema:
             validator = resolver.validator(schema)
-            bad = st.text("abcxyz-", min_size=1, max_size=8).filter(lambda v: not validator.is_valid(v))
+            bad = st.text("abcxyz-", min_size=1, max_size=8).filter(
+                lambda v, validator=validator: not validator.is_valid(v))
             flaws.append(st.builds(lambda c, v, n=param["name"]: RequestCase(
                 operation, f"path parameter {n} malformed", {**c.path_params, n: v},
                 c.headers, c.body), valid_cases, bad))

@@ -18,7 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.lark_events import (
-    challenge_answer_ok, encrypt, event_body, signed_headers, url_verification_request,
+    challenge_answer_ok,
+    encrypt,
+    event_body,
+    signed_headers,
+    url_verification_request,
 )
 from mockserver.specs import read_spec
 

@@ -175,7 +175,7 @@ class AdminApi(VendorApi):
         if account not in accounts:
             raise AdminError(400, f"no {vendor} account {account!r}; configured: {sorted(accounts)}")
         try:
-            message = receive_image(self.state, vendor=vendor, account=account,
+            message, image = receive_image(self.state, vendor=vendor, account=account,
                                     bot=accounts[account], sender=body["fromUser"],
                                     chatroom=body.get("chatroom"), data=_image_of(body),
                                     hd=body.get("hd", True))
@@ -184,8 +184,6 @@ class AdminApi(VendorApi):
         vendor_api = self.vendors[vendor]
         callback = vendor_api.image_callback(message)  # type: ignore[attr-defined]
         deliveries = vendor_api.deliver(callback, message.key, wait=body.get("wait", True))
-        image = self.state.store.load(StoredImage, image_key(vendor, message.image_id))
-        assert image is not None
         return json_response({
             "account": account, "fromUser": message.from_user, "toUser": message.to_user,
             "msgId": message.msg_id, "newMsgId": message.new_msg_id,

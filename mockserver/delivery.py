@@ -33,11 +33,15 @@ class CallbackUrlRefused(ValueError):
 
 def check_callback_url(url: str, allow_hosts: tuple[str, ...]) -> None:
     """Loopback only, unless the host is on the allow-list: the mock never posts to the world."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise CallbackUrlRefused(f"{url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CallbackUrlRefused(f"{url!r} is not an http(s) URL")
-    host = parts.hostname
-    if host == "localhost" or host in allow_hosts:
+    host = parts.hostname  # urlsplit gives it in lower case
+    if host == "localhost" or host in {allowed.lower() for allowed in allow_hosts}:
         return
     try:
         if ipaddress.ip_address(host).is_loopback:
@@ -84,8 +88,8 @@ class Deliverer:
     def _attempt(self, delivery_id: str, timeout: float, retry_index: int | None) -> None:
         """One POST; on failure schedule the next retry (``retry_index`` None: no retries)."""
         delivery = self._state.store.load(Delivery, delivery_id)
-        if delivery is None:  # reset since it was scheduled
-            return
+        if delivery is None or (retry_index and delivery.state == "delivered"):
+            return  # reset since it was scheduled, or a replay was taken meanwhile
         started = time.perf_counter()
         attempt: dict[str, Any] = {"at": self._state.clock.now(), "replay": retry_index is None}
         try:
@@ -94,19 +98,24 @@ class Deliverer:
             attempt.update(status=answer.status_code,
                            body=answer.text[:ANSWER_TEXT_LIMIT], error=None)
             taken = 200 <= answer.status_code < 300
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             answer = None
             attempt.update(status=None, body=None, error=f"{type(exc).__name__}: {exc}")
             taken = False
         attempt["ms"] = round((time.perf_counter() - started) * 1000, 3)
-        record_delivery(self._state.store, delivery, answer, started,
-                        limit=self._state.config.journal_limit)
+        if self._state.config.journal:
+            record_delivery(self._state.store, delivery, answer, started,
+                            limit=self._state.config.journal_limit)
 
         def add(current: Delivery | None) -> Delivery | None:
             if current is None:
                 return None
-            state = "delivered" if taken or current.state == "delivered" else (
-                "pending" if self._retries_left(retry_index) else "failed")
+            if taken or current.state == "delivered":
+                state = "delivered"
+            elif retry_index is None:  # a replay leaves the schedule as it was
+                state = current.state
+            else:
+                state = "pending" if self._retries_left(retry_index) else "failed"
             return replace(current, attempts=(*current.attempts, attempt), state=state)
 
         self._state.store.update(Delivery, delivery_id, add)

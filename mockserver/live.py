@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from types import TracebackType
+from typing import Any
 
+import httpx
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -46,6 +49,36 @@ class LiveServer:
     @property
     def state(self) -> MockState:
         return mock_state(self.app)
+
+    def send_image(self, vendor: str, **options: Any) -> dict[str, Any]:
+        """A user sends the bot an image: stored as ``vendor`` keeps it and delivered to the
+        bot's registered callback. Options are those of ``POST /__admin/<vendor>/messages``
+        (``fromUser``, ``chatroom``, ``fixture``, ``image`` (bytes or base64), ``hd``; Lark:
+        ``sender_open_id``, ``chat_type``). Returns the admin reply: ids, XML or image_key,
+        the payload, and the deliveries with the bot's answers."""
+        if isinstance(options.get("image"), bytes):
+            options["image"] = base64.b64encode(options["image"]).decode()
+        if vendor in ("gewe", "wid"):
+            options.setdefault("fromUser", "wxid_user000000001")
+        return self._admin("POST", f"/__admin/{vendor}/messages", json=options, expect=201)
+
+    def subscribe_lark_events(self, url: str, *, app_id: str | None = None,
+                              encrypt_key: str | None = None) -> dict[str, Any]:
+        """Set a Lark app's event URL (it must echo the url_verification challenge)."""
+        app_id = app_id or self.state.config.lark.apps[0].app_id
+        body = {"url": url, **({"encrypt_key": encrypt_key} if encrypt_key else {})}
+        return self._admin("PUT", f"/__admin/lark/apps/{app_id}/events", json=body)
+
+    def _admin(self, method: str, path: str, *, expect: int = 200, **kwargs: Any
+               ) -> dict[str, Any]:
+        headers = {}
+        if self.state.config.admin_token:
+            headers["X-Chatimg-Admin-Token"] = self.state.config.admin_token
+        reply = httpx.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+        if reply.status_code != expect:
+            raise AssertionError(f"{method} {path} answered {reply.status_code}: {reply.text}")
+        result: dict[str, Any] = reply.json()
+        return result
 
     @property
     def journal(self) -> JournalView:

@@ -86,7 +86,7 @@ def take(store: Store, api: str, operation: str, context: Mapping[str, Any],
             continue
         taken: list[Rule] = []
 
-        def use(current: Rule | None) -> Rule | None:
+        def use(current: Rule | None, taken: list[Rule] = taken) -> Rule | None:
             if current is None:
                 return None  # used up by a concurrent call
             taken.append(current)

@@ -69,7 +69,7 @@ def find_image(state: MockState, vendor: str, ref: ImageRef) -> StoredImage | No
 
 
 def receive_image(state: MockState, *, vendor: str, account: str, bot: str, sender: str,
-                  chatroom: str | None, data: bytes, hd: bool) -> ImageMessage:
+                  chatroom: str | None, data: bytes, hd: bool) -> tuple[ImageMessage, StoredImage]:
     """A user sends the bot a picture: stored as WeChat keeps it, with the message's XML.
 
     In a group the message comes from the group, and its content starts ``<sender>:\n``.
@@ -86,4 +86,4 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
         xml=f"{sender}:\n{xml}" if chatroom else xml, create_time=int(state.clock.now()),
         direction="in", extra={"sender": sender, "clean_xml": xml})
     state.store.save(message)
-    return message
+    return message, image

@@ -112,8 +112,8 @@ class GeweApi(VendorApi):
         """The ``AddMsg`` callback of a received image (vendor notes 1.6, from captures)."""
         device = next(d for d in self.state.config.gewe.devices if d.app_id == message.account)
         image = self.state.store.load(StoredImage, image_key("gewe", message.image_id))
-        assert image is not None
-        thumb = self.state.store.get_blob(image.variants["thumb"].digest) or b""
+        thumb = (self.state.store.get_blob(image.variants["thumb"].digest) if image else None
+                 ) or b""
         group = message.from_user.endswith("@chatroom")
         new_msg_id: int | str = message.new_msg_id
         if self.state.config.gewe.new_msg_id_as_string:

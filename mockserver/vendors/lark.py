@@ -26,7 +26,12 @@ from ..config import LarkApp
 from ..delivery import CallbackUrlRefused, check_callback_url
 from ..errors import RequestProblem, VendorError
 from ..lark_events import (
-    challenge_answer_ok, encrypt, event_body, image_message_event, lark_id, signed_headers,
+    challenge_answer_ok,
+    encrypt,
+    event_body,
+    image_message_event,
+    lark_id,
+    signed_headers,
     url_verification_request,
 )
 from ..rate_limits import Window
@@ -313,7 +318,7 @@ class LarkApi(VendorApi):
                 "description": 'msg_type image takes content {"image_key": "img_..."}'}])
         image = self.state.store.load(StoredImage, image_key("lark", image_key_sent))
         if image is None or image.deleted or image.owner != app.app_id or \
-                image.image_type != "message":
+                image.image_type != "message" or image.origin != "sent":
             raise self.error(230001, field_violations=[{
                 "field": "content.image_key", "value": image_key_sent,
                 "description": "not a message image this app uploaded"}])
@@ -337,10 +342,14 @@ class LarkApi(VendorApi):
             "body": {"content": body["content"]}, "mentions": []}})
 
     def _p2p_chat(self, app_id: str, user: str) -> str:
-        """The bot's one-to-one chat with a user: the one their messages came in, or a new one."""
+        """The bot's one-to-one chat with a user (by any of their ids): the one their messages
+        came in, or a new one."""
         for message in self.state.store.records(LarkMessage):
-            if message.app_id == app_id and message.chat_type == "p2p" and user in (
-                    message.sender, message.receive_id):
+            if message.app_id != app_id or message.chat_type != "p2p":
+                continue
+            ids = {message.receive_id, message.sender, _user_id(message.sender),
+                   _union_id(message.sender)}
+            if user in ids:
                 return message.chat_id
         return lark_id("oc")
 
@@ -442,7 +451,7 @@ class LarkApi(VendorApi):
             app_id=app.app_id, tenant_key=app.tenant_key, verification_token=token,
             message_id=message.message_id, chat_id=message.chat_id, chat_type=chat_type,
             sender_open_id=sender_open_id, sender_user_id=_user_id(sender_open_id),
-            sender_union_id="on_" + hashlib.md5(sender_open_id.encode()).hexdigest(),
+            sender_union_id=_union_id(sender_open_id),
             image_key=key, create_time_ms=now_ms)
         return message, event
 
@@ -470,6 +479,10 @@ def _image_key_in(content: str) -> str | None:
 
 def _user_id(open_id: str) -> str:
     return hashlib.sha256(open_id.encode()).hexdigest()[:8]
+
+
+def _union_id(open_id: str) -> str:
+    return "on_" + hashlib.md5(open_id.encode()).hexdigest()
 
 
 def _log_id() -> str:

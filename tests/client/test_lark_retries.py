@@ -210,10 +210,10 @@ def test_json_error_with_http_200_is_raised_not_returned_as_the_image() -> None:
 
 
 def test_unknown_code_raises_plain_lark_error_keeping_the_code() -> None:
-    stub = StubLark(lark_error(230001))
+    stub = StubLark(lark_error(99991672))
     with pytest.raises(LarkError) as caught:
         client_for(stub).download_image("img_v3_key")
-    assert type(caught.value) is LarkError and caught.value.code == 230001
+    assert type(caught.value) is LarkError and caught.value.code == 99991672
 
 
 def test_non_json_error_page_raises_protocol_error() -> None:

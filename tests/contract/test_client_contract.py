@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import pytest
@@ -13,8 +12,8 @@ from chatimg import WidError
 from chatimg._http import json_object
 from chatimg.wid import WidClient
 from contract_tests.checks import PROFILES, Check
-from contract_tests.client import (Reply, allowed_replies, check_client_call, client_calls,
-                                   client_checks, off_spec_replies)
+from contract_tests.client import (Reply, check_client_call, client_calls,
+                                   client_checks)
 from contract_tests.server import ContractViolation
 
 CI = PROFILES["ci"]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask, Response, request
 
-from contract_tests.checks import PROFILES, all_checks
+from contract_tests.checks import all_checks
 from contract_tests.cli import report
 from contract_tests.target import Credentials, Target
 from mockserver import LiveServer, MockConfig, create_app
