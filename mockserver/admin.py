@@ -96,12 +96,12 @@ class AdminApi(VendorApi):
 
     def get_journal(self, call: Call) -> Response:
         query = call.valid.query
-        entries = journal.query(self.state.store, operation=query.get("operation"),
+        entries = journal.query(self.state.journal_writer, operation=query.get("operation"),
                                 api=query.get("api"), limit=query.get("limit"))
         return json_response({"entries": [_journal_entry(e) for e in entries]})
 
     def clear_journal(self, call: Call) -> Response:
-        return json_response({"cleared": journal.clear(self.state.store)})
+        return json_response({"cleared": journal.clear(self.state.journal_writer)})
 
     def list_rules(self, call: Call) -> Response:
         return json_response({"rules": [_rule(r) for r in self.state.store.records(Rule)]})

@@ -78,13 +78,11 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
         def keep_in_journal(response: Response) -> Response:
             if not request.path.startswith(ADMIN_PREFIX):
                 api, operation = route_of()
-                payload = response.get_json(silent=True) if response.is_json and \
-                    not response.is_streamed else None
                 journal.record_exchange(
-                    state.store, request=request, response=response, api=api.spec_name,
+                    state.journal_writer, request=request, response=response, api=api,
                     operation=operation.operation_id if operation else None,
-                    vendor_code=api.reply_code(payload), started=g.get("started", 0.0),
-                    scenario=g.get("scenario"), limit=config.journal_limit, secrets=secrets)
+                    started=g.get("started", 0.0), scenario=g.get("scenario"),
+                    secrets=secrets)
             return response
 
     app.register_error_handler(HTTPException, _http_error_handler(route_of))
@@ -143,7 +141,7 @@ def _armed_rule(api: VendorApi, operation: Operation, principal: object, *,
     for 234005 passes over the token endpoint, which has no such error)."""
     names = api.error_names(operation)
     return scenarios.take(api.state.store, api.spec_name, operation.operation_id,
-                          api.scenario_context(request, principal),
+                          lambda: api.scenario_context(request, principal),
                           lambda action: "fault" in action or
                           (not faults_only and action.get("error") in names))
 

@@ -104,8 +104,7 @@ class Deliverer:
             taken = False
         attempt["ms"] = round((time.perf_counter() - started) * 1000, 3)
         if self._state.config.journal:
-            record_delivery(self._state.store, delivery, answer, started,
-                            limit=self._state.config.journal_limit)
+            record_delivery(self._state.journal_writer, delivery, answer, started)
 
         def add(current: Delivery | None) -> Delivery | None:
             if current is None:

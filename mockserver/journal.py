@@ -10,15 +10,19 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from flask import Request, Response
 
 from .records import Delivery, JournalEntry
 from .store import Store
+
+if TYPE_CHECKING:
+    from .vendors import VendorApi
 
 __all__ = ["JournalEntry", "JournalView", "clear", "query", "record_delivery", "record_exchange"]
 
@@ -63,9 +67,60 @@ def _shorten(value: Any, secrets: Collection[str]) -> Any:
     return value
 
 
-def record_exchange(store: Store, *, request: Request, response: Response, api: str,
-                    operation: str | None, vendor_code: Any, started: float,
-                    scenario: str | None, limit: int, secrets: Collection[str]) -> None:
+class JournalWriter:
+    """Keeps journal writes off the request path of a shared store: entries wait in this
+    process for at most ``interval`` seconds, then go in one transaction. A memory store
+    takes them at once. Readers call ``flush`` (and, for a shared store, wait an interval for
+    the other workers' entries)."""
+
+    def __init__(self, store: Store, limit: int, interval: float = 0.05):
+        self.store = store
+        self.interval = interval
+        self._limit = limit
+        self._pending: list[JournalEntry] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def add(self, entry: JournalEntry) -> None:
+        if not self.store.shared:
+            self.store.save(entry)
+            self._maybe_trim()
+            return
+        with self._lock:
+            self._pending.append(entry)
+            if self._thread is None or self._pid != os.getpid():  # a worker forked from us
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="chatimg-journal")
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self.store.save_many(pending)
+            self._maybe_trim()
+
+    def settle(self) -> None:
+        """Make every entry written so far readable, from this and (shared) other workers."""
+        self.flush()
+        if self.store.shared:
+            time.sleep(self.interval * 2)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            self.flush()
+
+    def _maybe_trim(self) -> None:
+        if next(_trim_every) == 0:
+            _trim(self.store, self._limit)
+
+
+def record_exchange(writer: JournalWriter, *, request: Request, response: Response, api: VendorApi,
+                    operation: str | None, started: float, scenario: str | None,
+                    secrets: Collection[str]) -> None:
     headers = {name: mask(value) if name.lower() in SECRET_HEADERS else value
                for name, value in request.headers.items()}
     if "multipart/" in (request.content_type or ""):
@@ -75,15 +130,14 @@ def record_exchange(store: Store, *, request: Request, response: Response, api: 
     response_body = (None if response.is_streamed else
                      summarise_body(response.get_data(), response.content_type, secrets))
     now = time.time()
-    store.save(JournalEntry(
-        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=now, api=api,
-        operation=operation, method=request.method, path=request.path,
+    writer.add(JournalEntry(
+        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=now,
+        api=api.spec_name, operation=operation, method=request.method, path=request.path,
         query=request.query_string.decode("latin-1"), request_headers=headers,
-        request_body=request_body, status=response.status_code, vendor_code=vendor_code,
+        request_body=request_body, status=response.status_code,
+        vendor_code=api.reply_code(response_body),
         response_body=response_body, duration_ms=round((time.perf_counter() - started) * 1000, 3),
         scenario=scenario))
-    if next(_trim_every) == 0:
-        _trim(store, limit)
 
 
 def _trim(store: Store, limit: int) -> None:
@@ -93,10 +147,10 @@ def _trim(store: Store, limit: int) -> None:
         store.delete(JournalEntry, entry.key)
 
 
-def record_delivery(store: Store, delivery: Delivery, answer: httpx.Response | None,
-                    started: float, *, limit: int) -> None:
+def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Response | None,
+                    started: float) -> None:
     """A callback the mock sent, and the bot's answer (or None when it never came)."""
-    store.save(JournalEntry(
+    writer.add(JournalEntry(
         entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
         api=delivery.vendor, operation="callback", method="POST", path=delivery.url, query="",
         request_headers=dict(delivery.headers),
@@ -106,23 +160,23 @@ def record_delivery(store: Store, delivery: Delivery, answer: httpx.Response | N
                        if answer is not None else None),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         scenario=f"delivery {delivery.delivery_id}"))
-    if next(_trim_every) == 0:
-        _trim(store, limit)
 
 
-def query(store: Store, *, operation: str | None = None, api: str | None = None,
+def query(writer: JournalWriter, *, operation: str | None = None, api: str | None = None,
           limit: int | None = None) -> list[JournalEntry]:
     """Entries oldest first, optionally of one operation or API, the last ``limit`` of them."""
-    entries = sorted(store.records(JournalEntry), key=lambda e: e.entry_id)
+    writer.settle()
+    entries = sorted(writer.store.records(JournalEntry), key=lambda e: e.entry_id)
     entries = [e for e in entries if (operation is None or e.operation == operation)
                and (api is None or e.api == api)]
     return entries[-limit:] if limit else entries
 
 
-def clear(store: Store) -> int:
-    entries = store.records(JournalEntry)
+def clear(writer: JournalWriter) -> int:
+    writer.settle()
+    entries = writer.store.records(JournalEntry)
     for entry in entries:
-        store.delete(JournalEntry, entry.key)
+        writer.store.delete(JournalEntry, entry.key)
     return len(entries)
 
 
@@ -142,14 +196,14 @@ def matches(entry: JournalEntry, expected: Mapping[str, Any]) -> bool:
 class JournalView:
     """The journal as a test reads it: ``server.journal.assert_called("postImage", times=2)``."""
 
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, writer: JournalWriter):
+        self._writer = writer
 
     def entries(self, operation: str | None = None, **body: Any) -> list[JournalEntry]:
-        return [e for e in query(self._store, operation=operation) if matches(e, body)]
+        return [e for e in query(self._writer, operation=operation) if matches(e, body)]
 
     def clear(self) -> None:
-        clear(self._store)
+        clear(self._writer)
 
     def assert_called(self, operation: str, *, times: int | None = None,
                       **body: Any) -> list[JournalEntry]:
@@ -157,7 +211,7 @@ class JournalView:
         when there are none, or not exactly ``times``."""
         found = self.entries(operation, **body)
         if (times is None and not found) or (times is not None and len(found) != times):
-            seen = _describe(query(self._store))
+            seen = _describe(query(self._writer))
             wanted = "at least once" if times is None else f"{times} time(s)"
             raise AssertionError(f"expected {operation} {wanted} with {body or 'any body'}, "
                                  f"found {len(found)}; the journal holds:\n{seen}")

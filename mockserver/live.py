@@ -83,7 +83,7 @@ class LiveServer:
     @property
     def journal(self) -> JournalView:
         """What the mock was asked and answered: ``server.journal.assert_called("getImage")``."""
-        return JournalView(self.state.store)
+        return JournalView(self.state.journal_writer)
 
     def start(self) -> LiveServer:
         self._thread.start()

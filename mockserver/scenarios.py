@@ -77,12 +77,16 @@ def _applies(rule: Rule, api: str, operation: str, context: Mapping[str, Any]) -
     return all(str(context.get(field)) == str(value) for field, value in rule.match.items())
 
 
-def take(store: Store, api: str, operation: str, context: Mapping[str, Any],
+def take(store: Store, api: str, operation: str, context: Callable[[], Mapping[str, Any]],
          can_apply: Callable[[Mapping[str, Any]], bool]) -> Directive | None:
     """The oldest armed rule for this call whose action ``can_apply``, used up once
-    (atomically, across workers)."""
-    for rule in sorted(store.records(Rule), key=lambda r: r.created_at):
-        if not _applies(rule, api, operation, context) or not can_apply(rule.action):
+    (atomically, across workers). ``context`` is only worked out when rules are armed."""
+    rules = store.records(Rule)
+    if not rules:
+        return None
+    fields = context()
+    for rule in sorted(rules, key=lambda r: r.created_at):
+        if not _applies(rule, api, operation, fields) or not can_apply(rule.action):
             continue
         taken: list[Rule] = []
 

@@ -23,7 +23,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .records import R, Record, record_from_dict, record_to_dict
@@ -63,6 +63,8 @@ class SqliteStore(Store):
     store was made or used. ``close()`` releases this process's connections; the store opens new
     ones if it is used again.
     """
+
+    shared = True
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = Path(directory)
@@ -104,6 +106,21 @@ class SqliteStore(Store):
 
     def save(self, record: Record) -> None:
         self._write(_SAVE, (record.kind, record.key, _encode(record)))
+
+    def save_many(self, records: Iterable[Record]) -> None:
+        rows = [(record.kind, record.key, _encode(record)) for record in records]
+        connection = self._acquire()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(_SAVE, rows)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        finally:
+            self._idle.append(connection)
 
     def load(self, cls: type[R], key: str) -> R | None:
         connection = self._acquire()

@@ -14,6 +14,7 @@ from .store import MemoryStore, Store
 
 if TYPE_CHECKING:
     from .delivery import Deliverer
+    from .journal import JournalWriter
 
 
 @dataclass
@@ -35,6 +36,13 @@ class MockState:
 
         return Deliverer(self)
 
+    @cached_property
+    def journal_writer(self) -> JournalWriter:
+        from .journal import JournalWriter
+
+        return JournalWriter(self.store, self.config.journal_limit)
+
     def reset(self) -> None:
         """Forget every image, message, link and rule; the clock goes back to wall time."""
+        self.journal_writer.flush()
         self.store.clear()

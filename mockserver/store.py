@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .records import R, Record
 
 
 class Store(ABC):
     """Where the mock keeps what one call stores and the next call finds."""
+
+    # Whether other processes read and write it too (workers of one server).
+    shared: bool = False
 
     @abstractmethod
     def put_blob(self, data: bytes) -> str:
@@ -29,6 +32,11 @@ class Store(ABC):
     @abstractmethod
     def save(self, record: Record) -> None:
         """Insert or replace ``record`` under its kind and key."""
+
+    def save_many(self, records: Iterable[Record]) -> None:
+        """Save several records; shared backends do it in one transaction."""
+        for record in records:
+            self.save(record)
 
     @abstractmethod
     def load(self, cls: type[R], key: str) -> R | None:
