@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 
@@ -234,7 +234,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     """Plain data for a backend to keep; shallow, as only ``variants`` holds dataclasses."""
     data = {f.name: getattr(record, f.name) for f in fields(record)}
     if isinstance(record, StoredImage):
-        data["variants"] = {name: asdict(v) for name, v in record.variants.items()}
+        data["variants"] = {name: dict(v.__dict__) for name, v in record.variants.items()}
     return data
 
 

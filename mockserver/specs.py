@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 
 from .data_files import data_dir
 from .errors import SpecError
@@ -61,7 +61,8 @@ class ApiSpec:
 
     @cached_property
     def openapi(self) -> OpenAPI:
-        return OpenAPI.from_dict(self.document)
+        # The specs are checked by openapi-spec-validator in the test suite, not at each start.
+        return OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None))
 
     def operation(self, operation_id: str) -> Operation:
         for operation in self.operations:
@@ -70,7 +71,9 @@ class ApiSpec:
         raise SpecError(f"spec {self.name!r} has no operation {operation_id!r}")
 
 
+@lru_cache(maxsize=None)
 def load_spec(name: str) -> ApiSpec:
+    """The spec ``name``, read once per process: apps made later share it (read-only)."""
     return ApiSpec(name, read_spec(name))
 
 

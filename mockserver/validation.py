@@ -90,7 +90,7 @@ class RequestValidator:
     """
 
     def __init__(self, spec: ApiSpec):
-        self._openapi = spec.openapi
+        self._spec = spec
         self._fast = {op.operation_id: fast for op in spec.operations
                       if (fast := _FastPath.compile(spec, op)) is not None}
 
@@ -110,7 +110,7 @@ class RequestValidator:
 
     def validate_with_openapi_core(self, operation: Operation, request: Request) -> ValidRequest:
         try:
-            result = self._openapi.unmarshal_request(_OpenAPIRequest(request, operation))
+            result = self._spec.openapi.unmarshal_request(_OpenAPIRequest(request, operation))
         except Exception as exc:  # openapi-core asserts on some malformed bodies (multipart)
             raise RequestProblem("body", None, "invalid",
                                  f"the request body cannot be read: {_text(exc)}") from exc
