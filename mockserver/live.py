@@ -35,7 +35,9 @@ class LiveServer:
         self.app = app or create_app(config or MockConfig())
         self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True,
                                                    request_handler=_QuietRequestHandler)
+        # A short poll: stopping the server (after each test that made one) takes no time.
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
                                         name=f"mock-{self.port}", daemon=True)
 
     @property
