@@ -66,18 +66,21 @@ def app_a(http: httpx.Client) -> LarkCaller:
     return LarkCaller(http, APP_A)
 
 
-def start_a_second(http: httpx.Client) -> None:
+def start_a_second(http: httpx.Client, attempt: int = 0) -> None:
     """Put the mock's clock at the start of a second no call was counted in yet."""
-    set_clock(http, MINUTE_START + 100)
+    set_clock(http, MINUTE_START + 100 + 2 * attempt)
 
 
 def burst(caller: LarkCaller, count: int) -> list[httpx.Response]:
-    """``count`` downloads that all fall in one second of the mock's clock."""
-    started = time.perf_counter()
-    start_a_second(caller.http)
-    replies = caller.downloads(count)
-    assert time.perf_counter() - started < 1, "the burst must fit in one second to count"
-    return replies
+    """``count`` downloads that all fall in one second of the mock's clock. A busy machine
+    can make a burst spill into the next second; then it is tried again in a fresh one."""
+    for attempt in range(3):
+        started = time.perf_counter()
+        start_a_second(caller.http, attempt)
+        replies = caller.downloads(count)
+        if time.perf_counter() - started < 0.9:
+            return replies
+    raise AssertionError("no burst fitted in one second of the mock's clock in 3 tries")
 
 
 # --- 50 a second ------------------------------------------------------------------------------
