@@ -100,9 +100,11 @@ def report(target: Target, checks: list[Check], profile: str, out: io.TextIOBase
     return 1 if failed else 0
 
 
-def _minimal_example(exc: Exception, notes: list[str]) -> list[str]:
+def _minimal_example(exc: BaseException, notes: list[str]) -> list[str]:
     lines = [line for note in notes for line in str(note).splitlines()
              if line.strip() and not line.startswith("You can reproduce")]
-    lines += [f"{type(exc).__name__}: {line}" if i == 0 else line
-              for i, line in enumerate(str(exc).splitlines() or [repr(exc)])]
+    failures = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
+    for failure in failures:
+        lines += [f"{type(failure).__name__}: {line}" if i == 0 else line
+                  for i, line in enumerate(str(failure).splitlines() or [repr(failure)])]
     return lines[-25:]

@@ -13,6 +13,7 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mockserver.app import INTERNAL_ERROR_HEADER
 from mockserver.specs import ApiSpec, Operation
 
 from .strategies import SchemaResolver, from_schema, invalid_body
@@ -148,6 +149,8 @@ def check_reply(spec: ApiSpec, case: RequestCase, request: httpx.Request,
     problems = response_problems(spec, request, response)
     if response.status_code >= 500:
         problems.append(f"HTTP {response.status_code}: a server error, not the vendor's envelope")
+    if INTERNAL_ERROR_HEADER in response.headers:
+        problems.append(f"the mock failed internally: {response.headers[INTERNAL_ERROR_HEADER]}")
     if case.flaw is not None and not problems:
         problems += _envelope_problems(spec, case.operation, response)
     return problems

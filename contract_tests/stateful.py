@@ -32,6 +32,13 @@ class StateLost(AssertionError):
     """The server lost or changed something it had accepted."""
 
 
+def start_clean(target: Target) -> None:
+    """Each run of a machine starts from an empty server where the server can be reset (the
+    mock), so that hypothesis can replay and shrink a failure the same way every time."""
+    if target.simulates_users:
+        target.client.post("/__admin/reset")
+
+
 def _size(data: bytes) -> tuple[int, int]:
     return Image.open(io.BytesIO(data)).size
 
@@ -67,6 +74,7 @@ def gewe_machine(target: Target) -> type[RuleBasedStateMachine]:
 
         def __init__(self) -> None:
             super().__init__()
+            start_clean(target)
             self.held: list[SentImage | ReceivedImage] = []
 
         def _call(self, operation: str, body: dict) -> dict:
@@ -149,6 +157,10 @@ def wid_machine(target: Target) -> type[RuleBasedStateMachine]:
     class WidImages(RuleBasedStateMachine):
         received = Bundle("received")
 
+        def __init__(self) -> None:
+            super().__init__()
+            start_clean(target)
+
         @rule(target=received, name=st.sampled_from(FIXTURES), hd=st.booleans())
         def receive_image(self, name: str, hd: bool) -> tuple[dict, bytes, bool]:
             message = target.client.post("/__admin/wid/messages", json={
@@ -215,6 +227,8 @@ def lark_machine(target: Target, apps: list[tuple[str, str]]) -> type[RuleBasedS
 
         def __init__(self) -> None:
             super().__init__()
+            start_clean(target)
+            tokens.clear()
             self.deleted: set[str] = set()
             self.stored: list[Upload] = []
 

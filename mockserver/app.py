@@ -32,6 +32,7 @@ from .vendors.wid import WidApi
 VENDOR_CLASSES: dict[str, type[VendorApi]] = {"gewe": GeweApi, "wid": WidApi, "lark": LarkApi}
 
 log = logging.getLogger(__name__)
+INTERNAL_ERROR_HEADER = "X-Chatimg-Internal-Error"
 
 
 def create_app(config: MockConfig | None = None, *, store: Store | None = None) -> Flask:
@@ -97,17 +98,21 @@ def mock_state(app: Flask) -> MockState:
 
 def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
           handler: Handler) -> Callable[..., Response]:
+    scenarios_apply = api.spec_name in VENDOR_SPECS  # not to the mock's own routes
+
     def view(**_path: str) -> Response:
         directive = None
         try:
-            directive = _preferred(api)
+            directive = _preferred(api) if scenarios_apply else None
             try:
                 principal = api.admit(operation, request)
             except VendorError:
                 # a refused call still suffers an armed fault (not an armed error: it has one)
-                directive = directive or _armed_rule(api, operation, None, faults_only=True)
+                if scenarios_apply:
+                    directive = directive or _armed_rule(api, operation, None, faults_only=True)
                 raise
-            directive = directive or _armed_rule(api, operation, principal)
+            if scenarios_apply:
+                directive = directive or _armed_rule(api, operation, principal)
             if directive is not None and directive.error:
                 raise _armed_error(api, operation, directive.error, principal)
             valid = validator.validate(operation, request)
@@ -185,6 +190,10 @@ def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi, Operation 
         api, operation = route_of()
         problem = RequestProblem("body", None, "invalid",
                                  f"internal error of the mock: {type(error).__name__}")
-        return api.finish(api.rejection(operation, problem).to_response())
+        response = api.finish(api.rejection(operation, problem).to_response())
+        # In the vendor's envelope for the bot, but marked, so tests and the contract kit
+        # can tell a bug of the mock from a refusal.
+        response.headers[INTERNAL_ERROR_HEADER] = type(error).__name__
+        return response
 
     return handle

@@ -167,6 +167,14 @@ class MockConfig:
             config = dataclasses.replace(config, admin_token=value)
         if value := get("GEWE_TOKEN"):
             config = dataclasses.replace(config, gewe=dataclasses.replace(config.gewe, tokens=(value,)))
+        if value := get("GEWE_APP_ID"):
+            device = dataclasses.replace(config.gewe.devices[0], app_id=value)
+            config = dataclasses.replace(config, gewe=dataclasses.replace(
+                config.gewe, devices=(device, *config.gewe.devices[1:])))
+        if value := get("WID_ID"):
+            instance = dataclasses.replace(config.wid.instances[0], w_id=value)
+            config = dataclasses.replace(config, wid=dataclasses.replace(
+                config.wid, instances=(instance, *config.wid.instances[1:])))
         if value := get("WID_AUTHORIZATION"):
             config = dataclasses.replace(
                 config, wid=dataclasses.replace(config.wid, authorizations=(value,)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -18,6 +19,7 @@ def data_dir(name: str) -> Traversable:
         return Path(__file__).resolve().parent.parent / name
 
 
+@lru_cache(maxsize=32)
 def fixture_image(name: str) -> bytes:
     """The bytes of ``fixtures/images/<name>``; KeyError names the files there."""
     folder = data_dir("fixtures") / "images"

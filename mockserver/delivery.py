@@ -57,7 +57,9 @@ class Deliverer:
     def __init__(self, state: MockState):
         self._state = state
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatimg-delivery")
-        self._lock = threading.Lock()
+        self._http = httpx.Client()
+        self._timers: set[threading.Timer] = set()
+        self._closed = False
 
     def deliver(self, *, vendor: str, url: str, body: bytes, headers: Mapping[str, str],
                 message_key: str, timeout: float, wait: bool = True) -> Delivery:
@@ -93,8 +95,8 @@ class Deliverer:
         started = time.perf_counter()
         attempt: dict[str, Any] = {"at": self._state.clock.now(), "replay": retry_index is None}
         try:
-            answer = httpx.post(delivery.url, content=delivery.body.encode("utf-8"),
-                                headers=dict(delivery.headers), timeout=timeout)
+            answer = self._http.post(delivery.url, content=delivery.body.encode("utf-8"),
+                                     headers=dict(delivery.headers), timeout=timeout)
             attempt.update(status=answer.status_code,
                            body=answer.text[:ANSWER_TEXT_LIMIT], error=None)
             taken = 200 <= answer.status_code < 300
@@ -118,13 +120,26 @@ class Deliverer:
             return replace(current, attempts=(*current.attempts, attempt), state=state)
 
         self._state.store.update(Delivery, delivery_id, add)
-        if not taken and self._retries_left(retry_index):
+        if not taken and self._retries_left(retry_index) and not self._closed:
             assert retry_index is not None
             delay = self._state.config.delivery_retry_seconds[retry_index]
-            timer = threading.Timer(delay, self._pool.submit,
-                                    (self._attempt, delivery_id, timeout, retry_index + 1))
+            timer = threading.Timer(delay, self._retry, (delivery_id, timeout, retry_index + 1))
             timer.daemon = True
+            self._timers.add(timer)
             timer.start()
+
+    def _retry(self, delivery_id: str, timeout: float, retry_index: int) -> None:
+        self._timers = {t for t in self._timers if t.is_alive()}
+        if not self._closed:
+            self._pool.submit(self._attempt, delivery_id, timeout, retry_index)
+
+    def close(self) -> None:
+        """No more attempts: scheduled retries are cancelled, running ones finish."""
+        self._closed = True
+        for timer in list(self._timers):
+            timer.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._http.close()
 
     def _retries_left(self, retry_index: int | None) -> bool:
         return retry_index is not None and retry_index < len(

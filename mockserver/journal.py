@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import threading
 import time
@@ -16,7 +17,8 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from flask import Request, Response
+from flask import Request, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .records import Delivery, JournalEntry
 from .store import Store
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["JournalEntry", "JournalView", "clear", "query", "record_delivery", "record_exchange"]
 
+log = logging.getLogger(__name__)
 SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
 SECRET_FIELDS = ("app_secret", "tenant_access_token")
 BODY_TEXT_LIMIT = 2000
@@ -36,6 +39,17 @@ _trim_every = itertools.cycle(range(500))
 def mask(value: str) -> str:
     """Enough of a credential to tell two apart, not enough to use it."""
     return f"***{value[-4:]}" if len(value) > 8 else "***"
+
+
+def body_too_large() -> bool:
+    """Whether this request's body is over the cap: Werkzeug refuses every read of it."""
+    if "body_too_large" not in g:
+        try:
+            request.get_data()
+            g.body_too_large = False
+        except RequestEntityTooLarge:
+            g.body_too_large = True
+    return bool(g.body_too_large)
 
 
 def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = ()) -> Any:
@@ -80,6 +94,7 @@ class JournalWriter:
         self._pending: list[JournalEntry] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = False
         self._pid = os.getpid()
 
     def add(self, entry: JournalEntry) -> None:
@@ -89,8 +104,10 @@ class JournalWriter:
             return
         with self._lock:
             self._pending.append(entry)
-            if self._thread is None or self._pid != os.getpid():  # a worker forked from us
-                self._pid = os.getpid()
+            if self._stopped:
+                return
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()  # (a worker forked from us has no thread of ours)
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="chatimg-journal")
                 self._thread.start()
@@ -98,9 +115,19 @@ class JournalWriter:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        if pending:
+        if not pending:
+            return
+        try:
             self.store.save_many(pending)
-            self._maybe_trim()
+        except Exception:
+            with self._lock:  # kept for the next flush, not lost
+                self._pending[:0] = pending
+            raise
+        self._maybe_trim()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.flush()
 
     def settle(self) -> None:
         """Make every entry written so far readable, from this and (shared) other workers."""
@@ -109,9 +136,12 @@ class JournalWriter:
             time.sleep(self.interval * 2)
 
     def _run(self) -> None:
-        while True:
+        while not self._stopped:
             time.sleep(self.interval)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the store is busy or gone: try again next interval
+                log.warning("journal entries not written yet", exc_info=True)
 
     def _maybe_trim(self) -> None:
         if next(_trim_every) == 0:
@@ -123,8 +153,9 @@ def record_exchange(writer: JournalWriter, *, request: Request, response: Respon
                     secrets: Collection[str]) -> None:
     headers = {name: mask(value) if name.lower() in SECRET_HEADERS else value
                for name, value in request.headers.items()}
-    if "multipart/" in (request.content_type or ""):
-        request_body: Any = {"bytes": request.content_length, "content_type": "multipart/form-data"}
+    if "multipart/" in (request.content_type or "") or body_too_large():
+        request_body: Any = {"bytes": request.content_length,
+                             "content_type": request.mimetype or None}
     else:
         request_body = summarise_body(request.get_data(), request.content_type, secrets)
     response_body = (None if response.is_streamed else

@@ -92,9 +92,11 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)
+        self.state.close()
 
     def __enter__(self) -> LiveServer:
         return self.start()

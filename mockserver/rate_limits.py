@@ -24,20 +24,25 @@ class Exceeded:
 
 
 def hit(store: Store, name: str, windows: tuple[Window, ...], now: float) -> Exceeded | None:
-    """Count one call under ``name`` in every window; the first window it exceeds, if any."""
-    exceeded: Exceeded | None = None
-    for window in windows:
-        if window.limit <= 0:
-            continue
-        start = math.floor(now / window.seconds) * window.seconds
-        key = f"rate:{name}:{window.seconds}"
+    """Count one call under ``name`` in every window (one atomic update for all of them);
+    the first window it exceeds, if any."""
+    active = [w for w in windows if w.limit > 0]
+    if not active:
+        return None
+    starts = [math.floor(now / w.seconds) * w.seconds for w in active]
+    key = f"rate:{name}"
 
-        def count(current: Setting | None, start: int = start, key: str = key) -> Setting:
-            if current is None or current.value[0] != start:
-                return Setting(key, [start, 1])
-            return Setting(key, [start, current.value[1] + 1])
+    def count(current: Setting | None) -> Setting:
+        previous = current.value if current else {}
+        counts = {}
+        for window, start in zip(active, starts, strict=True):
+            seen_start, seen = previous.get(str(window.seconds), (None, 0))
+            counts[str(window.seconds)] = [start, seen + 1 if seen_start == start else 1]
+        return Setting(key, counts)
 
-        counted = store.update(Setting, key, count)
-        if exceeded is None and counted is not None and counted.value[1] > window.limit:
-            exceeded = Exceeded(window, max(1, math.ceil(start + window.seconds - now)))
-    return exceeded
+    counted = store.update(Setting, key, count)
+    assert counted is not None
+    for window, start in zip(active, starts, strict=True):
+        if counted.value[str(window.seconds)][1] > window.limit:
+            return Exceeded(window, max(1, math.ceil(start + window.seconds - now)))
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from typing import Any
 
 import yaml
@@ -64,14 +64,9 @@ class ApiSpec:
         # The specs are checked by openapi-spec-validator in the test suite, not at each start.
         return OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None))
 
-    def operation(self, operation_id: str) -> Operation:
-        for operation in self.operations:
-            if operation.operation_id == operation_id:
-                return operation
-        raise SpecError(f"spec {self.name!r} has no operation {operation_id!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(name: str) -> ApiSpec:
     """The spec ``name``, read once per process: apps made later share it (read-only)."""
     return ApiSpec(name, read_spec(name))

@@ -44,5 +44,13 @@ class MockState:
 
     def reset(self) -> None:
         """Forget every image, message, link and rule; the clock goes back to wall time."""
-        self.journal_writer.flush()
+        self.journal_writer.settle()  # entries written before the reset go with it
         self.store.clear()
+
+    def close(self) -> None:
+        """Stop delivering, write what the journal holds, release the store."""
+        if "deliverer" in self.__dict__:
+            self.deliverer.close()
+        if "journal_writer" in self.__dict__:
+            self.journal_writer.stop()
+        self.store.close()

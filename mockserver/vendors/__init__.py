@@ -16,6 +16,7 @@ from flask import Request, Response
 
 from ..delivery import CallbackUrlRefused, check_callback_url
 from ..errors import RequestProblem, VendorError
+from ..journal import body_too_large
 from ..records import Delivery, Subscription
 from ..specs import Operation
 from ..state import MockState
@@ -74,7 +75,7 @@ class VendorApi(ABC):
     def scenario_context(self, request: Request, principal: Any) -> dict[str, Any]:
         """What rules may match on: path parameters, top-level body fields, the credential."""
         context: dict[str, Any] = dict(request.view_args or {})
-        body = request.get_json(silent=True) if request.is_json else None
+        body = request.get_json(silent=True) if request.is_json and not body_too_large() else None
         if isinstance(body, dict):
             context.update(body)
         if self.credential_header:
@@ -86,8 +87,10 @@ class VendorApi(ABC):
         """The vendor's result code in a JSON reply, for the journal."""
         return None
 
-    # How long the vendor waits for a bot to take a callback.
-    callback_timeout: float = 5.0
+    @property
+    def callback_timeout(self) -> float:
+        """How long the vendor waits for a bot to take a callback (its config section's)."""
+        return float(getattr(self.state.config, self.spec_name).callback_timeout_seconds)
 
     def callback_request(self, subscription: Subscription, payload: Mapping[str, Any]
                          ) -> tuple[bytes, dict[str, str]]:

@@ -94,12 +94,8 @@ class GeweApi(VendorApi):
         return {"postImage": self.post_image, "downloadImage": self.download_image,
                 "forwardImage": self.forward_image, "setCallback": self.set_callback}
 
-    @property
-    def callback_timeout(self) -> float:  # type: ignore[override]
-        return self.state.config.gewe.callback_timeout_seconds
-
     def callback_refused(self, reason: str) -> GeweError:
-        return GeweError("设置回调地址失败", reason)
+        return GeweError(FAILURE_TEXTS["setCallback"][0], reason)
 
     def set_callback(self, call: Call) -> Response:
         token = call.body["token"]

@@ -76,7 +76,6 @@ SEND_ERRORS: dict[int, tuple[int, str]] = {
     230002: (400, "The bot can not be outside the group."),
     230006: (400, "Bot ability is not activated."),
 }
-RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 # The token endpoint's own refusals (HTTP 200), vendor notes 3.6.
 TOKEN_REFUSALS = {10003: "invalid param", 10014: "app id not exists"}
 
@@ -204,14 +203,14 @@ class LarkApi(VendorApi):
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:
         if operation is not None and operation.operation_id == TOKEN_OPERATION:
-            return TokenRefusal(10003, TOKEN_REFUSALS[10003])
+            return TokenRefusal(10003, TOKEN_REFUSALS[10003]
+                                if problem.location != "header" else problem.detail)
         if operation is None:
             return LarkError(404, 404, "404 page not found", _log_id())
         if problem.reason == "too_large":
             return self.error(234006)
         violation = {"field": problem.field or problem.location, "description": problem.detail}
-        invalid = 230001 if operation is not None and operation.operation_id == "sendMessage" \
-            else 234001
+        invalid = 230001 if operation.operation_id == "sendMessage" else 234001
         return self.error(invalid, field_violations=[violation])
 
     def _app(self, app_id: str) -> LarkApp | None:
@@ -377,10 +376,6 @@ class LarkApi(VendorApi):
             "Content-Disposition": f'attachment; filename="{key}.{extension}"'})
 
     # --- events: a user sends the bot an image ------------------------------------------------
-
-    @property
-    def callback_timeout(self) -> float:  # type: ignore[override]
-        return self.state.config.lark.callback_timeout_seconds
 
     def callback_refused(self, reason: str) -> VendorError:
         return LarkEventsRefused(reason)

@@ -43,10 +43,6 @@ class WidApi(VendorApi):
     def handlers(self) -> Mapping[str, Handler]:
         return {"getMsgImg": self.get_msg_img, "setHttpCallbackUrl": self.set_callback_url}
 
-    @property
-    def callback_timeout(self) -> float:  # type: ignore[override]
-        return self.state.config.wid.callback_timeout_seconds
-
     def callback_refused(self, reason: str) -> WidError:
         return WidError(f"回调地址不可用: {reason}")
 

@@ -168,8 +168,9 @@ def test_malformed_body_gets_gewe_envelope_not_a_500(http: httpx.Client, content
                                                      content_type: str) -> None:
     reply = http.post(POST, content=content, headers={**HEADERS, "Content-Type": content_type})
     assert reply.status_code == 200
+    assert "X-Chatimg-Internal-Error" not in reply.headers  # refused, not crashed
     assert reply.json()["ret"] == 500
-    assert reply.json()["msg"]
+    assert reply.json()["msg"].startswith(("参数错误", "body"))
 
 
 def test_download_type_outside_1_to_3_is_refused(http: httpx.Client) -> None:
@@ -212,7 +213,8 @@ def test_xml_naming_no_known_image_fails_cleanly(http: httpx.Client) -> None:
 def test_xml_with_wrong_aeskey_does_not_find_the_image(http: httpx.Client) -> None:
     message = receive(http)
     forged = message["xml"].replace(message["aesKey"], "0" * 32)
-    assert download(http, forged, 2)["ret"] == 500
+    assert download(http, forged, 2) == {
+        "ret": 500, "msg": "下载图片失败", "data": {"code": "-1", "msg": "图片不存在或已过期"}}
 
 
 def test_forward_of_unknown_image_fails_and_keeps_stored_images(http: httpx.Client) -> None:
@@ -220,7 +222,8 @@ def test_forward_of_unknown_image_fails_and_keeps_stored_images(http: httpx.Clie
     bogus = forward_xml(cdn_url="30deadbeef", aes_key="0" * 32, length=1, md5="0" * 32)
     reply = http.post(FORWARD, json={"appId": GEWE_APP_ID, "toWxid": "a", "xml": bogus},
                       headers=HEADERS).json()
-    assert reply["ret"] == 500
+    assert reply == {"ret": 500, "msg": "发送消息失败",
+                     "data": {"code": "-1", "msg": "图片不存在或已过期"}}
     xml = forward_xml(cdn_url=posted["fileId"], aes_key=posted["aesKey"],
                       length=posted["length"], md5=posted["md5"])
     assert download(http, xml, 2)["ret"] == 200
@@ -239,10 +242,22 @@ def test_placeholder_for_the_same_url_is_the_same_image(http: httpx.Client) -> N
     assert (first["width"], first["height"]) == (120, 80)
 
 
+def test_body_over_the_cap_is_refused_in_gewe_envelope_and_journaled(
+        http: httpx.Client, server: LiveServer) -> None:
+    huge = b'{"appId": "' + b"x" * (MockConfig().max_body_bytes + 1) + b'"}'
+    reply = http.post(POST, content=huge, headers={**HEADERS, "Content-Type": "application/json"})
+    assert reply.status_code == 200
+    assert "X-Chatimg-Internal-Error" not in reply.headers
+    assert reply.json() == {"ret": 500, "msg": "参数错误: the body is larger than "
+                                               f"{MockConfig().max_body_bytes} bytes"}
+    assert server.journal.entries("postImage")[0].request_body["bytes"] == len(huge)
+
+
 def test_unknown_gewe_path_answers_in_gewe_envelope(http: httpx.Client) -> None:
     reply = http.post("/gewe/v2/api/message/postVideo", json={}, headers=HEADERS)
     assert reply.status_code == 200
     assert reply.json()["ret"] == 500
+    assert reply.json()["msg"].startswith("接口不存在: 404")
 
 
 def open_fixture(name: str) -> bytes:

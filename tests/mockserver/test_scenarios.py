@@ -597,3 +597,9 @@ def test_reset_drops_images_rules_journal_and_clock_offset_in_one_call(
     assert http.get("/__admin/rules").json()["rules"] == []
     assert http.get("/__admin/journal").json()["entries"] == []
     assert http.get("/__admin/clock").json()["offset"] == 0
+
+
+def test_a_rule_for_every_operation_leaves_the_mocks_own_routes_alone(http: httpx.Client) -> None:
+    http.post("/__admin/rules", json={"operation": "*", "fault": {"fault": "empty"}, "times": 2})
+    assert http.get("/__admin/rules").json()["rules"][0]["remaining"] == 2
+    assert http.get("/__admin/credentials").json()["gewe"]
