@@ -49,15 +49,14 @@ def wechat_copies(data: bytes, *, hd: bool) -> dict[str, bytes]:
     return copies
 
 
-def store_image(state: MockState, *, vendor: str, owner: str, copies: dict[str, bytes],
-                origin: str) -> StoredImage:
-    """Store the copies of one image under a new CDN file id and aeskey."""
+def new_image(state: MockState, *, vendor: str, owner: str, copies: dict[str, bytes],
+              origin: str) -> StoredImage:
+    """The copies of one image, their bytes stored, under a new CDN file id and aeskey; the
+    caller saves the record (with the message it belongs to, in one write)."""
     variants = {name: store_variant(state, data) for name, data in copies.items()}
-    image = StoredImage(vendor=vendor, image_id=new_cdn_file_id(), owner=owner,
-                        variants=variants, aes_key=new_aes_key(), origin=origin,
-                        created_at=state.clock.now())
-    state.store.save(image)
-    return image
+    return StoredImage(vendor=vendor, image_id=new_cdn_file_id(), owner=owner,
+                       variants=variants, aes_key=new_aes_key(), origin=origin,
+                       created_at=state.clock.now())
 
 
 def find_image(state: MockState, vendor: str, ref: ImageRef) -> StoredImage | None:
@@ -74,8 +73,8 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
 
     In a group the message comes from the group, and its content starts ``<sender>:\n``.
     """
-    image = store_image(state, vendor=vendor, owner=account, origin="received",
-                        copies=wechat_copies(data, hd=hd))
+    image = new_image(state, vendor=vendor, owner=account, origin="received",
+                      copies=wechat_copies(data, hd=hd))
     variants = image.variants
     xml = image_xml(cdn_url=image.image_id, aes_key=image.aes_key, normal=variants["normal"],
                     thumb=variants["thumb"], hd=variants.get("hd"))
@@ -85,5 +84,5 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
         from_user=chatroom or sender, to_user=bot, image_id=image.image_id,
         xml=f"{sender}:\n{xml}" if chatroom else xml, create_time=int(state.clock.now()),
         direction="in", extra={"sender": sender, "clean_xml": xml})
-    state.store.save(message)
+    state.store.save_many((image, message))
     return message, image

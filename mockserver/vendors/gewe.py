@@ -20,7 +20,7 @@ from ..files import issue_file_url
 from ..image_sources import ImageSourceError, image_bytes_for_url
 from ..records import ImageMessage, StoredImage, image_key
 from ..specs import Operation
-from ..wechat_cdn import find_image, new_msg_ids, store_image
+from ..wechat_cdn import find_image, new_image, new_msg_ids
 from ..wechat_xml import ImageXmlError, parse_image_xml
 from . import Call, Handler, VendorApi, json_response
 
@@ -180,15 +180,19 @@ class GeweApi(VendorApi):
             thumb = images.thumbnail(data)
         except (ImageSourceError, images.NotAnImage) as exc:
             raise GeweError(SEND_FAILED, f"图片下载失败或格式不支持: {exc}") from exc
-        image = store_image(self.state, vendor="gewe", owner=device.app_id, origin="sent",
-                            copies={"normal": data, "thumb": thumb})
-        return ok(self._send(device, body["toWxid"], image))
+        image = new_image(self.state, vendor="gewe", owner=device.app_id, origin="sent",
+                          copies={"normal": data, "thumb": thumb})
+        message, reply = self._sent(device, body["toWxid"], image)
+        self.state.store.save_many((image, message))
+        return ok(reply)
 
     def forward_image(self, call: Call) -> Response:
         body = call.body
         device = self._device(body["appId"], SEND_FAILED)
         image = self._image_named_by(body["xml"], "forwardImage")
-        return ok(self._send(device, body["toWxid"], image))
+        message, reply = self._sent(device, body["toWxid"], image)
+        self.state.store.save(message)
+        return ok(reply)
 
     def download_image(self, call: Call) -> Response:
         body = call.body
@@ -217,15 +221,17 @@ class GeweApi(VendorApi):
             raise GeweError(action_failed, "图片不存在或已过期")
         return image
 
-    def _send(self, device: GeweDevice, to_wxid: str, image: StoredImage) -> dict[str, object]:
+    def _sent(self, device: GeweDevice, to_wxid: str, image: StoredImage
+              ) -> tuple[ImageMessage, dict[str, object]]:
+        """The message record of sending ``image``, and the reply's data."""
         msg_id, new_msg_id = new_msg_ids()
         create_time = int(self.state.clock.now())
         normal = image.variants["normal"]
-        self.state.store.save(ImageMessage(
+        message = ImageMessage(
             vendor="gewe", new_msg_id=new_msg_id, msg_id=msg_id, account=device.app_id,
             from_user=device.wxid, to_user=to_wxid, image_id=image.image_id,
-            create_time=create_time, direction="out"))
-        return {"toWxid": to_wxid, "createTime": create_time, "msgId": msg_id,
+            create_time=create_time, direction="out")
+        return message, {"toWxid": to_wxid, "createTime": create_time, "msgId": msg_id,
                 "newMsgId": new_msg_id, "type": None, "aesKey": image.aes_key,
                 "fileId": image.image_id, "length": normal.length, "width": normal.width,
                 "height": normal.height, "md5": normal.md5}
