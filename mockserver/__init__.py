@@ -1,7 +1,15 @@
 """A stateful mock of the GeWe, wid and Lark image APIs, driven by their OpenAPI specs."""
 
 from .app import create_app, mock_state
-from .config import GeweConfig, GeweDevice, LarkApp, LarkConfig, MockConfig, WidConfig, WidInstance
+from .config import (
+    GeweConfig,
+    GeweDevice,
+    LarkApp,
+    LarkConfig,
+    MockConfig,
+    WidConfig,
+    WidInstance,
+)
 from .errors import ConfigError, MockServerError, RequestProblem, SpecError, VendorError
 from .live import LiveServer
 

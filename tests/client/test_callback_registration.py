@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from chatimg import AsyncGeweClient, AsyncWidClient, GeweClient, GeweError, WidClient, WidError
+from chatimg import (
+    AsyncGeweClient,
+    AsyncWidClient,
+    GeweClient,
+    GeweError,
+    WidClient,
+    WidError,
+)
 from mockserver import LiveServer, MockConfig
 
 if TYPE_CHECKING:
@@ -29,24 +34,15 @@ W_ID = DEFAULTS.wid.instances[0].w_id
 NOT_ALLOWED = "http://example.com/callback"
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 class Receiver:
     """A bot that takes every callback (HTTP 200) and keeps its JSON body."""
 
     def __init__(self) -> None:
         self.bodies: list[Any] = []
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True,
-                                                   request_handler=_Quiet)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
-        self._thread.start()
+        self._live = LiveServer(app=self._app).start()
 
     def url(self, path: str = "/callback") -> str:
-        return f"http://127.0.0.1:{self._server.server_port}{path}"
+        return f"{self._live.url}{path}"
 
     def _app(self, environ: WSGIEnvironment,
              start_response: StartResponse) -> Iterable[bytes]:
@@ -55,9 +51,7 @@ class Receiver:
         return answer(environ, start_response)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._live.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,14 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from chatimg import DownloadedImage, GeweClient, GeweError, ImageType, ProtocolError, SentImage
+from chatimg import (
+    DownloadedImage,
+    GeweClient,
+    GeweError,
+    ImageType,
+    ProtocolError,
+    SentImage,
+)
 from mockserver import GeweConfig, GeweDevice, LiveServer, MockConfig
 
 DEFAULTS = MockConfig()

@@ -8,10 +8,24 @@ from typing import Any
 
 import pytest
 
-from chatimg import GeweError, LarkCode, LarkError, LarkRateLimited, SentMessage, WidError
+from chatimg import (
+    GeweError,
+    LarkCode,
+    LarkError,
+    LarkRateLimited,
+    SentMessage,
+    WidError,
+)
 from contract_tests.checks import PROFILES
-from contract_tests.client import (ClientCall, Outcome, Reply, check_client_call, gewe_client,
-                                   lark_client, wid_client)
+from contract_tests.client import (
+    ClientCall,
+    Outcome,
+    Reply,
+    check_client_call,
+    gewe_client,
+    lark_client,
+    wid_client,
+)
 from contract_tests.server import ContractViolation
 
 CI = PROFILES["ci"]

@@ -4,40 +4,40 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import lark_oapi as lark
 import pytest
-from hypothesis import Phase, settings
 from flask import Flask, request
+from hypothesis import Phase, settings
 from lark_oapi.adapter.flask import parse_req, parse_resp
-from werkzeug.serving import make_server
 
 from contract_tests.checks import PROFILES, webhook_checks
 from contract_tests.cli import report
 from contract_tests.server import ContractViolation
 from contract_tests.target import Credentials, Target
-from contract_tests.webhooks import Webhook, check_answers_events, check_url_verification
-from mockserver import MockConfig
+from contract_tests.webhooks import (
+    Webhook,
+    check_answers_events,
+    check_url_verification,
+)
+from mockserver import LiveServer, MockConfig
 
 CI = PROFILES["ci"]
 
 
 @pytest.fixture
 def bot() -> Iterator[Callable[[Flask], str]]:
-    servers = []
+    servers: list[LiveServer] = []
 
     def serve(app: Flask) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/events"
+        servers.append(LiveServer(app=app).start())
+        return f"{servers[-1].url}/events"
 
     yield serve
     for server in servers:
-        server.shutdown()
+        server.stop()
 
 
 def robust_wechat_bot() -> Flask:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mockserver import LiveServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -28,31 +28,8 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class BotServer:
-    """A bot on 127.0.0.1 and a free port, in a background thread."""
-
-    def __init__(self, app: Flask):
-        self.app = app
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
-                                                   request_handler=_QuietRequestHandler)
-        # A short poll interval so that stopping takes a moment, not serve_forever's 0.5 s.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True, name=f"bot-{self._server.server_port}")
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+# The bots are served as the mock is: a threaded server on 127.0.0.1 and a free port.
+BotServer = LiveServer
 
 
 @pytest.fixture
@@ -61,7 +38,7 @@ def serve_bot() -> Iterator[Callable[[Flask], BotServer]]:
     started: list[BotServer] = []
 
     def serve(app: Flask) -> BotServer:
-        started.append(BotServer(app))
+        started.append(LiveServer(app=app).start())
         return started[-1]
 
     yield serve

@@ -13,11 +13,9 @@ import hashlib
 import io
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -27,10 +25,10 @@ import flask
 import httpx
 import pytest
 import yaml
+from _support import closed_port_url, eventually
 from openapi_schema_validator import OAS30Validator
 from PIL import Image
 from werkzeug.datastructures import Headers
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import GeweConfig, LiveServer, MockConfig, WidConfig
@@ -73,11 +71,6 @@ class BotRequest:
         return json.loads(self.body)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
-        pass  # a bot that answers after the mock hung up is expected here, not news
-
-
 class RecordingBot:
     """A bot's callback endpoint on 127.0.0.1 and a free port.
 
@@ -94,14 +87,11 @@ class RecordingBot:
         self._lock = threading.Lock()
         app = flask.Flask("recording_bot")
         app.add_url_rule("/<path:path>", "callback", self._answer, methods=["POST"])
-        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-        # A short poll, so that stopping the bot after each test takes no noticeable time.
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._live = LiveServer(app=app)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/callback"
+        return f"{self._live.url}/callback"
 
     def _answer(self, path: str) -> flask.Response:
         request = flask.request
@@ -118,37 +108,17 @@ class RecordingBot:
                           else None, timeout, f"{count} request(s) at the bot")
 
     def __enter__(self) -> RecordingBot:
-        self._thread.start()
+        self._live.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._live.stop()
 
 
 @pytest.fixture
 def bot() -> Iterator[RecordingBot]:
     with RecordingBot() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def configured() -> Iterator[Callable[[MockConfig], LiveServer]]:
-    """``configured(config)``: a mock with other settings, started once per module and reset
-    before each use; all are stopped together at the end."""
-    servers: dict[str, LiveServer] = {}
-
-    def server_for(config: MockConfig) -> LiveServer:
-        key = repr(config)
-        if key not in servers:
-            servers[key] = LiveServer(config).start()
-        servers[key].state.reset()
-        return servers[key]
-
-    yield server_for
-    with ThreadPoolExecutor() as pool:  # each stop waits out the server's 0.5 s poll
-        list(pool.map(LiveServer.stop, servers.values()))
 
 
 @pytest.fixture
@@ -170,23 +140,6 @@ def client_of(server: LiveServer) -> Iterator[httpx.Client]:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None or result is False:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.02)
-    return result
-
-
-def closed_port_url() -> str:
-    """A loopback URL nobody listens on: the bot is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/callback"
 
 
 def open_fixture(name: str) -> bytes:
@@ -690,7 +643,7 @@ def test_a_bot_slower_than_the_timeout_is_retried_until_the_schedule_runs_out(
 
 
 def test_a_bot_that_is_down_is_retried_and_the_delivery_fails(retrying: httpx.Client) -> None:
-    set_wid_callback(retrying, closed_port_url())
+    set_wid_callback(retrying, closed_port_url("/callback"))
     first = receive(retrying, "wid")["deliveries"][0]
     final = settled(retrying, first["id"])
     assert final["state"] == "failed"

@@ -16,7 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockserver.images import ImageInfo, NotAnImage, downscale, placeholder, probe, thumbnail, to_jpeg
+from mockserver.images import (
+    ImageInfo,
+    NotAnImage,
+    downscale,
+    placeholder,
+    probe,
+    thumbnail,
+    to_jpeg,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGES = PROJECT_ROOT / "fixtures" / "images"

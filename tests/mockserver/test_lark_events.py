@@ -19,7 +19,12 @@ from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from lark_oapi.core.utils import AESCipher
 
 from mockserver.lark_events import (
-    challenge_answer_ok, encrypt, event_body, image_message_event, lark_id, signed_headers,
+    challenge_answer_ok,
+    encrypt,
+    event_body,
+    image_message_event,
+    lark_id,
+    signed_headers,
     url_verification_request,
 )
 

@@ -13,11 +13,9 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
@@ -28,13 +26,13 @@ import httpx
 import lark_oapi as lark
 import pytest
 import yaml
+from _support import closed_port_url
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lark_oapi.adapter.flask import parse_req, parse_resp
 from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
@@ -68,11 +66,6 @@ class BotRequest:
         return json.loads(self.body)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 class RecordingBot:
     """A bot's event endpoint on 127.0.0.1 and a free port.
 
@@ -91,13 +84,11 @@ class RecordingBot:
         self._lock = threading.Lock()
         app = flask.Flask("recording_bot")
         app.add_url_rule("/<path:path>", "events", self._answer, methods=["POST"])
-        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._live = LiveServer(app=app)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/lark/events"
+        return f"{self._live.url}/lark/events"
 
     def opened(self, request: BotRequest) -> dict[str, Any]:
         """The request's JSON, decrypted when it is sealed and the bot holds the key."""
@@ -125,37 +116,17 @@ class RecordingBot:
         return flask.Response(self.body, self.status, content_type="application/json")
 
     def __enter__(self) -> RecordingBot:
-        self._thread.start()
+        self._live.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._live.stop()
 
 
 @pytest.fixture
 def bot() -> Iterator[RecordingBot]:
     with RecordingBot() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def configured() -> Iterator[Callable[[MockConfig], LiveServer]]:
-    """``configured(config)``: a mock with other settings, started once per module and reset
-    before each use; all are stopped together at the end."""
-    servers: dict[str, LiveServer] = {}
-
-    def server_for(config: MockConfig) -> LiveServer:
-        key = repr(config)
-        if key not in servers:
-            servers[key] = LiveServer(config).start()
-        servers[key].state.reset()
-        return servers[key]
-
-    yield server_for
-    with ThreadPoolExecutor() as pool:  # each stop waits out the server's 0.5 s poll
-        list(pool.map(LiveServer.stop, servers.values()))
 
 
 @contextmanager
@@ -178,15 +149,6 @@ def sdk_bot(bot: RecordingBot, *, encrypt_key: str = "",
 # --- helpers ------------------------------------------------------------------------------
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None or result is False:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.02)
-    return result
-
-
 def decrypt(sealed: str, encrypt_key: str) -> bytes:
     """base64(iv + AES-256-CBC(PKCS7(json))) with key sha256(encrypt_key), as Lark seals."""
     raw = base64.b64decode(sealed)
@@ -195,13 +157,6 @@ def decrypt(sealed: str, encrypt_key: str) -> bytes:
     padded = decryptor.update(raw[16:]) + decryptor.finalize()
     unpadder = padding.PKCS7(algorithms.AES.block_size).unpadder()
     return unpadder.update(padded) + unpadder.finalize()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/lark/events"
 
 
 def open_fixture(name: str) -> bytes:
@@ -356,7 +311,7 @@ def test_an_encrypted_challenge_the_bot_cannot_read_is_refused(http: httpx.Clien
 
 
 def test_an_event_url_that_is_down_is_refused(http: httpx.Client) -> None:
-    reply = subscribe(http, closed_port_url())
+    reply = subscribe(http, closed_port_url("/lark/events"))
     assert reply.status_code == 400
     assert reply.json()["error"].startswith(
         "event request URL refused: the URL did not answer the challenge:")

@@ -24,8 +24,19 @@ from flask.testing import FlaskClient
 from mockserver import MockConfig, create_app, mock_state
 from mockserver.clock import Clock
 from mockserver.records import (
-    RECORD_TYPES, AccessToken, Delivery, FileLink, ImageMessage, JournalEntry, LarkMessage,
-    Record, Rule, Setting, StoredImage, Subscription, Variant,
+    RECORD_TYPES,
+    AccessToken,
+    Delivery,
+    FileLink,
+    ImageMessage,
+    JournalEntry,
+    LarkMessage,
+    Record,
+    Rule,
+    Setting,
+    StoredImage,
+    Subscription,
+    Variant,
 )
 from mockserver.sqlite_store import SqliteStore
 from mockserver.store import MemoryStore, Store
