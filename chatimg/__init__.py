@@ -28,7 +28,14 @@ from ._errors import (
     TransportError,
     WidError,
 )
-from .gewe import FALLBACK_ORDER, AsyncGeweClient, DownloadedImage, GeweClient, ImageType, SentImage
+from .gewe import (
+    FALLBACK_ORDER,
+    AsyncGeweClient,
+    DownloadedImage,
+    GeweClient,
+    ImageType,
+    SentImage,
+)
 from .inbound import (
     GeweImageMessage,
     LarkImageMessage,
@@ -37,7 +44,14 @@ from .inbound import (
     parse_lark_event,
     parse_wid_callback,
 )
-from .lark import FEISHU, LARK, AsyncLarkClient, LarkClient, RateLimitPolicy, SentMessage
+from .lark import (
+    FEISHU,
+    LARK,
+    AsyncLarkClient,
+    LarkClient,
+    RateLimitPolicy,
+    SentMessage,
+)
 from .wid import AsyncWidClient, WidClient
 
 __all__ = [

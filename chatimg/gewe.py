@@ -66,6 +66,11 @@ class SentImage:
     height: int
     md5: str
 
+    @classmethod
+    def from_data(cls, data: Any) -> SentImage:
+        """The ``data`` of a postImage or forwardImage reply; ProtocolError if it is not one."""
+        return _sent_image(data)
+
     def forward_xml(self) -> str:
         """The XML forwardImage takes to send this image again without uploading it."""
         return forward_xml(aes_key=self.aes_key, cdn_mid_img_url=self.file_id,
@@ -93,7 +98,7 @@ class _GeweCalls:
     def post_image(self, to_wxid: str, img_url: str) -> Flow[SentImage]:
         response: httpx.Response = yield Send(
             self._request("postImage", {"toWxid": to_wxid, "imgUrl": img_url}))
-        return _sent_image(_data_of(response))
+        return SentImage.from_data(_data_of(response))
 
     def forward_image(self, to_wxid: str, image: str | SentImage) -> Flow[SentImage]:
         if isinstance(image, SentImage):
@@ -102,7 +107,7 @@ class _GeweCalls:
             xml = without_sender_prefix(image)
         response: httpx.Response = yield Send(
             self._request("forwardImage", {"toWxid": to_wxid, "xml": xml}))
-        return _sent_image(_data_of(response))
+        return SentImage.from_data(_data_of(response))
 
     def download_image(self, xml: str, image_type: ImageType,
                        fallback: bool) -> Flow[DownloadedImage]:

@@ -490,7 +490,9 @@ def client_calls() -> dict[str, ClientCall]:
 def client_checks() -> list[Check]:
     """Per method, one check for the replies the spec allows and one for those it does not.
     ``run`` ignores its target: the replies are served in-process."""
-    from .checks import Check  # checks.py imports this module; importing late breaks the cycle
+    from .checks import (
+        Check,  # checks.py imports this module; importing late breaks the cycle
+    )
 
     checks = []
     for call in client_calls().values():

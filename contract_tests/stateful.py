@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
 from PIL import Image
 
+import chatimg
 from mockserver.data_files import fixture_image
 
 from .target import Target
@@ -99,8 +100,7 @@ def gewe_machine(target: Target) -> type[RuleBasedStateMachine]:
             assert info["md5"] == hashlib.md5(data).hexdigest()
             assert info["length"] == len(data)
             assert (info["width"], info["height"]) == _size(data)
-            xml = (f'<msg><img aeskey="{info["aesKey"]}" cdnmidimgurl="{info["fileId"]}" '
-                   f'length="{info["length"]}" md5="{info["md5"]}"/></msg>')
+            xml = chatimg.SentImage.from_data(info).forward_xml()
             image = SentImage(data, xml, info["fileId"])
             self.held.append(image)
             return image

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from chatimg import ChatImageError, SentImage
 from mockserver.config import MockConfig
 from mockserver.data_files import fixture_image
 
@@ -88,11 +89,10 @@ class Target:
         sent = self.client.post("/gewe/v2/api/message/postImage", json={
             "appId": creds.gewe_app_id, "toWxid": "wxid_contract", "imgUrl": data_url},
             headers={"X-GEWE-TOKEN": creds.gewe_token}).json()
-        data = sent.get("data") or {}
-        if sent.get("ret") == 200 and {"aesKey", "fileId", "length", "md5"} <= set(data):
-            known["xml"] = [f'<?xml version="1.0"?>\n<msg><img aeskey="{data["aesKey"]}" '
-                            f'cdnmidimgurl="{data["fileId"]}" length="{data["length"]}" '
-                            f'md5="{data["md5"]}" /></msg>']
+        try:  # a broken server's reply gives no XML, and the contract will say why
+            known["xml"] = [SentImage.from_data(sent.get("data")).forward_xml()]
+        except ChatImageError:
+            pass
         upload = self.client.post("/open-apis/im/v1/images", data={"image_type": "message"},
                                   files={"image": ("contract.png", png, "image/png")},
                                   headers={"Authorization": f"Bearer {self.lark_token()}"})

@@ -73,9 +73,3 @@ def image_xml(*, cdn_url: str, aes_key: str, normal: Variant, thumb: Variant,
     rendered = " ".join(f'{name}="{value}"' for name, value in attributes)
     return (f'<?xml version="1.0"?>\n<msg>\n\t<img {rendered} />\n'
             "\t<platform_signature></platform_signature>\n\t<imgdatahash></imgdatahash>\n</msg>\n")
-
-
-def forward_xml(*, cdn_url: str, aes_key: str, length: int, md5: str) -> str:
-    """The XML a bot assembles from postImage's CDN info to forward the same image."""
-    return (f'<?xml version="1.0"?>\n<msg>\n\t<img aeskey="{aes_key}" cdnmidimgurl="{cdn_url}" '
-            f'length="{length}" md5="{md5}" />\n</msg>\n')

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from chatimg import SentImage
 from mockserver import GeweConfig, GeweDevice, LiveServer, MockConfig
-from mockserver.wechat_xml import forward_xml
 
 DEFAULTS = MockConfig()
 GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
@@ -58,8 +58,7 @@ def test_post_image_of_a_data_url_stores_those_exact_bytes(http: httpx.Client) -
     data = reply["data"]
     assert data["md5"] == hashlib.md5(png).hexdigest()
     assert data["length"] == len(png)
-    xml = forward_xml(cdn_url=data["fileId"], aes_key=data["aesKey"], length=data["length"],
-                      md5=data["md5"])
+    xml = SentImage.from_data(data).forward_xml()
     file_url = download(http, xml, 2)["data"]["fileUrl"]
     assert httpx.get(file_url).content == png
 
@@ -73,8 +72,7 @@ def test_new_msg_id_is_sent_as_an_exact_integer_on_the_wire(http: httpx.Client) 
 
 def test_forward_image_with_post_image_cdn_info_sends_the_same_image(http: httpx.Client) -> None:
     posted = post_image(http)["data"]
-    xml = forward_xml(cdn_url=posted["fileId"], aes_key=posted["aesKey"],
-                      length=posted["length"], md5=posted["md5"])
+    xml = SentImage.from_data(posted).forward_xml()
     reply = http.post(FORWARD, json={"appId": GEWE_APP_ID, "toWxid": "wxid_other", "xml": xml},
                       headers=HEADERS).json()
     assert reply["ret"] == 200
@@ -219,13 +217,12 @@ def test_xml_with_wrong_aeskey_does_not_find_the_image(http: httpx.Client) -> No
 
 def test_forward_of_unknown_image_fails_and_keeps_stored_images(http: httpx.Client) -> None:
     posted = post_image(http)["data"]
-    bogus = forward_xml(cdn_url="30deadbeef", aes_key="0" * 32, length=1, md5="0" * 32)
+    bogus = f'<msg><img aeskey="{"0" * 32}" cdnmidimgurl="30deadbeef" length="1" md5="0"/></msg>'
     reply = http.post(FORWARD, json={"appId": GEWE_APP_ID, "toWxid": "a", "xml": bogus},
                       headers=HEADERS).json()
     assert reply == {"ret": 500, "msg": "发送消息失败",
                      "data": {"code": "-1", "msg": "图片不存在或已过期"}}
-    xml = forward_xml(cdn_url=posted["fileId"], aes_key=posted["aesKey"],
-                      length=posted["length"], md5=posted["md5"])
+    xml = SentImage.from_data(posted).forward_xml()
     assert download(http, xml, 2)["ret"] == 200
 
 

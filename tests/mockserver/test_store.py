@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from chatimg import SentImage
 from mockserver import MockConfig, create_app, mock_state
 from mockserver.clock import Clock
 from mockserver.records import (
@@ -475,8 +476,7 @@ def post_image(client: FlaskClient) -> dict:
 
 
 def forward_xml_of(posted: dict) -> str:
-    return (f'<msg><img aeskey="{posted["aesKey"]}" cdnmidimgurl="{posted["fileId"]}" '
-            f'length="{posted["length"]}" md5="{posted["md5"]}"/></msg>')
+    return SentImage.from_data(posted).forward_xml()
 
 
 def downloaded_bytes(client: FlaskClient, xml: str) -> bytes:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from chatimg import SentImage
 from mockserver import MockConfig
 
 CONFIG = MockConfig()
@@ -76,8 +77,7 @@ def gewe_round_trip(url: str, i: int) -> bool:
         sent = client.post("/gewe/v2/api/message/postImage", headers=GEWE_HEADERS, json={
             "appId": APP_ID, "toWxid": f"wxid_{i}",
             "imgUrl": "data:image/png;base64," + base64.b64encode(png).decode()}).json()["data"]
-        xml = (f'<msg><img aeskey="{sent["aesKey"]}" cdnmidimgurl="{sent["fileId"]}" '
-               f'length="{sent["length"]}" md5="{sent["md5"]}"/></msg>')
+        xml = SentImage.from_data(sent).forward_xml()
         reply = client.post("/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS,
                             json={"appId": APP_ID, "type": 2, "xml": xml}).json()
         return client.get(reply["data"]["fileUrl"]).content == png
