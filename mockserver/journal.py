@@ -33,7 +33,6 @@ SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "coo
 SECRET_FIELDS = ("app_secret", "tenant_access_token")
 BODY_TEXT_LIMIT = 2000
 _counter = itertools.count()
-_trim_every = itertools.cycle(range(500))
 
 
 def mask(value: str) -> str:
@@ -100,7 +99,7 @@ class JournalWriter:
     def add(self, entry: JournalEntry) -> None:
         if not self.store.shared:
             self.store.save(entry)
-            self._maybe_trim()
+            self.store.trim(JournalEntry, self._limit)
             return
         with self._lock:
             self._pending.append(entry)
@@ -123,7 +122,7 @@ class JournalWriter:
             with self._lock:  # kept for the next flush, not lost
                 self._pending[:0] = pending
             raise
-        self._maybe_trim()
+        self.store.trim(JournalEntry, self._limit)
 
     def stop(self) -> None:
         self._stopped = True
@@ -142,10 +141,6 @@ class JournalWriter:
                 self.flush()
             except Exception:  # the store is busy or gone: try again next interval
                 log.warning("journal entries not written yet", exc_info=True)
-
-    def _maybe_trim(self) -> None:
-        if next(_trim_every) == 0:
-            _trim(self.store, self._limit)
 
 
 def record_exchange(writer: JournalWriter, *, request: Request, response: Response, api: VendorApi,
@@ -169,13 +164,6 @@ def record_exchange(writer: JournalWriter, *, request: Request, response: Respon
         vendor_code=api.reply_code(response_body),
         response_body=response_body, duration_ms=round((time.perf_counter() - started) * 1000, 3),
         scenario=scenario))
-
-
-def _trim(store: Store, limit: int) -> None:
-    """Keep the newest ``limit`` entries; checked now and then, not on every request."""
-    entries = sorted(store.records(JournalEntry), key=lambda e: e.entry_id)
-    for entry in entries[:max(0, len(entries) - limit)]:
-        store.delete(JournalEntry, entry.key)
 
 
 def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Response | None,
@@ -205,10 +193,7 @@ def query(writer: JournalWriter, *, operation: str | None = None, api: str | Non
 
 def clear(writer: JournalWriter) -> int:
     writer.settle()
-    entries = writer.store.records(JournalEntry)
-    for entry in entries:
-        writer.store.delete(JournalEntry, entry.key)
-    return len(entries)
+    return writer.store.trim(JournalEntry, 0)
 
 
 def matches(entry: JournalEntry, expected: Mapping[str, Any]) -> bool:

@@ -3,7 +3,9 @@
 Layout under the directory given to ``SqliteStore``::
 
     state.sqlite3        records: one row per (kind, key), the record as JSON
+    state.lock           what writers queue on
     blobs/ab/abcdef...   image bytes, one file per sha256 digest (as git keeps objects)
+    journal/             a store of the same layout, ``beside("journal")``
 
 Bytes stay out of the database so that a row read on the request path is small and a blob
 written twice by two workers is written to the same name: each writer renames its own temporary
@@ -11,6 +13,9 @@ file over it, so readers see either no file or a whole one.
 
 SQLite runs in WAL mode: readers never wait for the writer, and ``update`` holds the one write
 lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic across processes.
+Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer SQLite finds
+busy sleeps a millisecond or more before it tries again (longer than a whole request here),
+while one waiting on the lock file is woken the moment the lock is free.
 Connections are pooled per process and opened lazily; a process forked from one that used the
 store (gunicorn ``--preload``) notices the new pid and opens its own, as SQLite requires
 (https://www.sqlite.org/howtocorrupt.html, section 2.6).
@@ -23,13 +28,21 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .records import R, Record, record_from_dict, record_to_dict
 from .store import Store, digest_of
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: writers fall back on SQLite's busy timeout
+    fcntl = None  # type: ignore[assignment]
+
 DATABASE_NAME = "state.sqlite3"
+LOCK_NAME = "state.lock"
 BLOBS_NAME = "blobs"
 BUSY_TIMEOUT_SECONDS = 10.0
 _TEMPORARY_PREFIX = ".tmp-"
@@ -54,6 +67,10 @@ VALUES (?1, ?2, ?3, (SELECT coalesce(max(seq), 0) + 1 FROM records WHERE kind = 
 ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, seq = excluded.seq
 """
 _DELETE = "DELETE FROM records WHERE kind = ? AND key = ?"
+_TRIM = """
+DELETE FROM records WHERE kind = ?1 AND seq <= (
+    SELECT seq FROM records WHERE kind = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
+"""
 
 
 class SqliteStore(Store):
@@ -76,6 +93,8 @@ class SqliteStore(Store):
         self._idle: list[sqlite3.Connection] = []   # ready for any thread of this process
         self._opened: list[sqlite3.Connection] = []  # every connection of this process
         self._inherited: list[list[sqlite3.Connection]] = []
+        self._thread_lock = threading.Lock()  # flock is per open file, not per thread
+        self._lock_file: int | None = None
         self._prepare_schema()
 
     def __repr__(self) -> str:
@@ -105,22 +124,12 @@ class SqliteStore(Store):
     # --- records ----------------------------------------------------------------------------
 
     def save(self, record: Record) -> None:
-        self._write(_SAVE, (record.kind, record.key, _encode(record)))
+        self.save_many((record,))
 
     def save_many(self, records: Iterable[Record]) -> None:
         rows = [(record.kind, record.key, _encode(record)) for record in records]
-        connection = self._acquire()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.executemany(_SAVE, rows)
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-        finally:
-            self._idle.append(connection)
+        with self._transaction() as connection:
+            connection.executemany(_SAVE, rows)
 
     def load(self, cls: type[R], key: str) -> R | None:
         connection = self._acquire()
@@ -131,30 +140,25 @@ class SqliteStore(Store):
         return None if row is None else record_from_dict(cls, json.loads(row[0]))
 
     def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
-        connection = self._acquire()
-        try:
-            # IMMEDIATE takes the write lock before the read, so no other process can write
-            # between what ``change`` sees and what it returns.
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
-                current = None if row is None else record_from_dict(cls, json.loads(row[0]))
-                new = change(current)
-                if new is None:
-                    connection.execute(_DELETE, (cls.kind, key))
-                else:
-                    connection.execute(_SAVE, (cls.kind, key, _encode(new)))
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:  # some errors end the transaction themselves
-                    connection.execute("ROLLBACK")
-                raise
-        finally:
-            self._idle.append(connection)
+        # The write lock is taken before the read, so no other process can write between
+        # what ``change`` sees and what it returns.
+        with self._transaction() as connection:
+            row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
+            current = None if row is None else record_from_dict(cls, json.loads(row[0]))
+            new = change(current)
+            if new is None:
+                connection.execute(_DELETE, (cls.kind, key))
+            else:
+                connection.execute(_SAVE, (cls.kind, key, _encode(new)))
         return new
 
     def delete(self, cls: type[R], key: str) -> None:
-        self._write(_DELETE, (cls.kind, key))
+        with self._transaction() as connection:
+            connection.execute(_DELETE, (cls.kind, key))
+
+    def trim(self, cls: type[R], keep: int) -> int:
+        with self._transaction() as connection:
+            return connection.execute(_TRIM, (cls.kind, max(0, keep))).rowcount
 
     def records(self, cls: type[R]) -> list[R]:
         connection = self._acquire()
@@ -165,13 +169,17 @@ class SqliteStore(Store):
         return [record_from_dict(cls, json.loads(body)) for (body,) in rows]
 
     def clear(self) -> None:
-        self._write("DELETE FROM records", ())
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM records")
         # Finished blobs only: a temporary file belongs to a writer that is about to rename it.
         for shard in os.scandir(self._blob_root):
             if shard.is_dir():
                 for blob in os.scandir(shard.path):
                     if not blob.name.startswith(_TEMPORARY_PREFIX):
                         _unlink_if_present(blob.path)
+
+    def beside(self, name: str) -> SqliteStore:
+        return SqliteStore(self.directory / name)
 
     def close(self) -> None:
         """Close this process's connections (call it when no operation is running)."""
@@ -180,6 +188,9 @@ class SqliteStore(Store):
         opened, self._opened, self._idle = self._opened, [], []
         for connection in opened:
             connection.close()
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            os.close(lock_file)
 
     # --- connections ------------------------------------------------------------------------
 
@@ -219,13 +230,44 @@ class SqliteStore(Store):
         self._inherited.append(self._opened)
         self._opened, self._idle = [], []
         self._pid = os.getpid()
+        # The lock file too: an inherited descriptor shares the parent's lock. Closing our
+        # copy leaves the parent's alone.
+        self._thread_lock = threading.Lock()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
 
-    def _write(self, sql: str, parameters: tuple[str, ...]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed if the block ends normally, else rolled back."""
         connection = self._acquire()
         try:
-            connection.execute(sql, parameters)
+            with self._write_lock():
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:  # some errors end the transaction themselves
+                        connection.execute("ROLLBACK")
+                    raise
         finally:
             self._idle.append(connection)
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with self._thread_lock:
+            if fcntl is None:
+                yield
+                return
+            if self._lock_file is None:
+                self._lock_file = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT,
+                                          0o600)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
 
 def _encode(record: Record) -> str:

@@ -38,13 +38,16 @@ class MockState:
 
     @cached_property
     def journal_writer(self) -> JournalWriter:
+        """The journal, in a store of its own: its writes never hold up the state's."""
         from .journal import JournalWriter
 
-        return JournalWriter(self.store, self.config.journal_limit)
+        return JournalWriter(self.store.beside("journal"), self.config.journal_limit)
 
     def reset(self) -> None:
-        """Forget every image, message, link and rule; the clock goes back to wall time."""
+        """Forget every image, message, link, rule and journal entry; the clock goes back to
+        wall time."""
         self.journal_writer.settle()  # entries written before the reset go with it
+        self.journal_writer.store.clear()
         self.store.clear()
 
     def close(self) -> None:
@@ -53,4 +56,5 @@ class MockState:
             self.deliverer.close()
         if "journal_writer" in self.__dict__:
             self.journal_writer.stop()
+            self.journal_writer.store.close()
         self.store.close()

@@ -8,6 +8,7 @@ round trip is easy to check.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -58,11 +59,20 @@ class Store(ABC):
         """Every record of type ``cls``, oldest first."""
 
     @abstractmethod
+    def trim(self, cls: type[R], keep: int) -> int:
+        """Drop all but the newest ``keep`` records of type ``cls``; return how many went."""
+
+    @abstractmethod
     def clear(self) -> None:
         """Forget everything."""
 
     def close(self) -> None:
         """Release files and connections; the default keeps nothing open."""
+
+    @abstractmethod
+    def beside(self, name: str) -> Store:
+        """A store of the same kind for records kept apart (the journal), so that their
+        writes never queue behind this store's; a persistent one lives beside this one."""
 
 
 def digest_of(data: bytes) -> str:
@@ -111,6 +121,17 @@ class MemoryStore(Store):
     def records(self, cls: type[R]) -> list[R]:
         with self._lock:
             return list(self._records.get(cls.kind, {}).values())  # type: ignore[arg-type]
+
+    def beside(self, name: str) -> MemoryStore:
+        return MemoryStore()
+
+    def trim(self, cls: type[R], keep: int) -> int:
+        with self._lock:
+            of_kind = self._records.get(cls.kind, {})
+            doomed = list(itertools.islice(of_kind, max(0, len(of_kind) - keep)))
+            for key in doomed:
+                del of_kind[key]
+            return len(doomed)
 
     def clear(self) -> None:
         with self._lock:

@@ -289,6 +289,26 @@ def test_delete_of_a_missing_record_does_nothing(store: Store) -> None:
     assert store.records(AccessToken) == []
 
 
+def test_trim_keeps_the_newest_records_of_that_kind_only(store: Store) -> None:
+    for n in range(5):
+        store.save(Setting(f"s{n}", n))
+    store.save(Setting("s1", "re-saved: now the newest"))
+    store.save(file_link())
+    assert store.trim(Setting, 2) == 3
+    assert store.records(Setting) == [Setting("s4", 4), Setting("s1", "re-saved: now the newest")]
+    assert store.records(FileLink) == [file_link()]
+
+
+def test_trim_to_more_than_there_are_removes_nothing_and_to_zero_removes_all(
+        store: Store) -> None:
+    store.save(Setting("a", 1))
+    store.save(Setting("b", 2))
+    assert store.trim(Setting, 5) == 0
+    assert store.trim(Setting, 2) == 0 and len(store.records(Setting)) == 2
+    assert store.trim(Setting, 0) == 2
+    assert store.records(Setting) == []
+
+
 def test_clear_forgets_records_and_blobs(store: Store) -> None:
     digest = store.put_blob(IMAGE_BYTES)
     for build in RECORD_BUILDERS.values():
