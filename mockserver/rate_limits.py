@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .records import Setting
+from .records import RateCount
 from .store import Store
 
 
@@ -30,19 +30,18 @@ def hit(store: Store, name: str, windows: tuple[Window, ...], now: float) -> Exc
     if not active:
         return None
     starts = [math.floor(now / w.seconds) * w.seconds for w in active]
-    key = f"rate:{name}"
 
-    def count(current: Setting | None) -> Setting:
-        previous = current.value if current else {}
+    def count(current: RateCount | None) -> RateCount:
+        previous = current.windows if current else {}
         counts = {}
         for window, start in zip(active, starts, strict=True):
             seen_start, seen = previous.get(str(window.seconds), (None, 0))
             counts[str(window.seconds)] = [start, seen + 1 if seen_start == start else 1]
-        return Setting(key, counts)
+        return RateCount(name, counts)
 
-    counted = store.update(Setting, key, count)
+    counted = store.update(RateCount, name, count)
     assert counted is not None
     for window, start in zip(active, starts, strict=True):
-        if counted.value[str(window.seconds)][1] > window.limit:
+        if counted.windows[str(window.seconds)][1] > window.limit:
             return Exceeded(window, max(1, math.ceil(start + window.seconds - now)))
     return None

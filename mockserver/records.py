@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 
@@ -120,6 +121,20 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class RateCount:
+    """Calls counted in the current fixed windows of one rate limit: seconds -> [start, n]."""
+
+    kind: ClassVar[str] = "rate_count"
+
+    name: str
+    windows: Mapping[str, list[int]]
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class Rule:
     """An armed scenario: matching calls answer with an error or suffer a fault."""
 
@@ -221,21 +236,29 @@ class LarkMessage:
         return self.message_id
 
 
-Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | Rule | JournalEntry
-          | Subscription | Delivery | LarkMessage)
-R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry,
-            Subscription, Delivery, LarkMessage)
+Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | RateCount | Rule
+          | JournalEntry | Subscription | Delivery | LarkMessage)
+R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule,
+            JournalEntry, Subscription, Delivery, LarkMessage)
+# Kinds read on every call and seldom written (the clock offset, armed rules): a shared store
+# may cache them in each process.
+READ_MOSTLY_KINDS = frozenset({Setting.kind, Rule.kind})
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
-    StoredImage, FileLink, AccessToken, ImageMessage, Setting, Rule, JournalEntry, Subscription,
-    Delivery, LarkMessage)}
+    StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule, JournalEntry,
+    Subscription, Delivery, LarkMessage)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
     """Plain data for a backend to keep; shallow, as only ``variants`` holds dataclasses."""
-    data = {f.name: getattr(record, f.name) for f in fields(record)}
+    data = {name: getattr(record, name) for name in _field_names(type(record))}
     if isinstance(record, StoredImage):
         data["variants"] = {name: dict(v.__dict__) for name, v in record.variants.items()}
     return data
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:

@@ -4,6 +4,7 @@ Layout under the directory given to ``SqliteStore``::
 
     state.sqlite3        records: one row per (kind, key), the record as JSON
     state.lock           what writers queue on
+    state.generation     a counter of writes that invalidate cached reads
     blobs/ab/abcdef...   image bytes, one file per sha256 digest (as git keeps objects)
     journal/             a store of the same layout, ``beside("journal")``
 
@@ -16,6 +17,10 @@ lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic acr
 Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer SQLite finds
 busy sleeps a millisecond or more before it tries again (longer than a whole request here),
 while one waiting on the lock file is woken the moment the lock is free.
+
+Records read on every call and seldom written (``READ_MOSTLY_KINDS``: rules, the clock) are cached
+in each process, and so is which blobs exist; ``state.generation`` counts the writes that
+would make those caches wrong, so a process notices another's write without asking SQLite.
 Connections are pooled per process and opened lazily; a process forked from one that used the
 store (gunicorn ``--preload``) notices the new pid and opens its own, as SQLite requires
 (https://www.sqlite.org/howtocorrupt.html, section 2.6).
@@ -32,8 +37,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from .records import R, Record, record_from_dict, record_to_dict
+from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
+from .shared_counter import SharedCounter
 from .store import Store, digest_of
 
 try:
@@ -43,6 +50,7 @@ except ImportError:  # not on Windows: writers fall back on SQLite's busy timeou
 
 DATABASE_NAME = "state.sqlite3"
 LOCK_NAME = "state.lock"
+GENERATION_NAME = "state.generation"
 BLOBS_NAME = "blobs"
 BUSY_TIMEOUT_SECONDS = 10.0
 _TEMPORARY_PREFIX = ".tmp-"
@@ -95,6 +103,10 @@ class SqliteStore(Store):
         self._inherited: list[list[sqlite3.Connection]] = []
         self._thread_lock = threading.Lock()  # flock is per open file, not per thread
         self._lock_file: int | None = None
+        self._generation = SharedCounter(self.directory / GENERATION_NAME)
+        self._cached_at = -1
+        self._cached: dict[tuple[str, str | None], Any] = {}  # (kind, key or None for all)
+        self._known_blobs: set[str] = set()
         self._prepare_schema()
 
     def __repr__(self) -> str:
@@ -104,9 +116,13 @@ class SqliteStore(Store):
 
     def put_blob(self, data: bytes) -> str:
         digest = digest_of(data)
-        path = self._blob_path(digest)
-        if not os.path.exists(path):
-            _write_atomically(path, data)
+        self._renew_stale_cache()
+        known = self._known_blobs
+        if digest not in known:
+            path = self._blob_path(digest)
+            if not os.path.exists(path):
+                _write_atomically(path, data)
+            known.add(digest)
         return digest
 
     def get_blob(self, digest: str) -> bytes | None:
@@ -127,11 +143,18 @@ class SqliteStore(Store):
         self.save_many((record,))
 
     def save_many(self, records: Iterable[Record]) -> None:
+        records = list(records)
         rows = [(record.kind, record.key, _encode(record)) for record in records]
-        with self._transaction() as connection:
+        invalidates = any(record.kind in READ_MOSTLY_KINDS for record in records)
+        with self._transaction(invalidates) as connection:
             connection.executemany(_SAVE, rows)
 
     def load(self, cls: type[R], key: str) -> R | None:
+        if cls.kind in READ_MOSTLY_KINDS:
+            return self._through_cache(cls, key, lambda: self._load(cls, key))
+        return self._load(cls, key)
+
+    def _load(self, cls: type[R], key: str) -> R | None:
         connection = self._acquire()
         try:
             row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
@@ -142,7 +165,7 @@ class SqliteStore(Store):
     def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
         # The write lock is taken before the read, so no other process can write between
         # what ``change`` sees and what it returns.
-        with self._transaction() as connection:
+        with self._transaction(cls.kind in READ_MOSTLY_KINDS) as connection:
             row = connection.execute(_LOAD, (cls.kind, key)).fetchone()
             current = None if row is None else record_from_dict(cls, json.loads(row[0]))
             new = change(current)
@@ -153,14 +176,19 @@ class SqliteStore(Store):
         return new
 
     def delete(self, cls: type[R], key: str) -> None:
-        with self._transaction() as connection:
+        with self._transaction(cls.kind in READ_MOSTLY_KINDS) as connection:
             connection.execute(_DELETE, (cls.kind, key))
 
     def trim(self, cls: type[R], keep: int) -> int:
-        with self._transaction() as connection:
+        with self._transaction(cls.kind in READ_MOSTLY_KINDS) as connection:
             return connection.execute(_TRIM, (cls.kind, max(0, keep))).rowcount
 
     def records(self, cls: type[R]) -> list[R]:
+        if cls.kind in READ_MOSTLY_KINDS:
+            return list(self._through_cache(cls, None, lambda: self._records(cls)))
+        return self._records(cls)
+
+    def _records(self, cls: type[R]) -> list[R]:
         connection = self._acquire()
         try:
             rows = connection.execute(_LIST, (cls.kind,)).fetchall()
@@ -169,7 +197,7 @@ class SqliteStore(Store):
         return [record_from_dict(cls, json.loads(body)) for (body,) in rows]
 
     def clear(self) -> None:
-        with self._transaction() as connection:
+        with self._transaction(True) as connection:
             connection.execute("DELETE FROM records")
         # Finished blobs only: a temporary file belongs to a writer that is about to rename it.
         for shard in os.scandir(self._blob_root):
@@ -191,6 +219,24 @@ class SqliteStore(Store):
         lock_file, self._lock_file = self._lock_file, None
         if lock_file is not None:
             os.close(lock_file)
+        self._cached_at = -1
+
+    # --- the per-process cache -------------------------------------------------------------
+
+    def _renew_stale_cache(self) -> None:
+        """Empty the caches if another write has made them wrong."""
+        generation = self._generation.value()
+        if generation != self._cached_at:
+            self._cached, self._known_blobs = {}, set()
+            self._cached_at = generation
+
+    def _through_cache(self, cls: type, key: str | None, read: Callable[[], Any]) -> Any:
+        self._renew_stale_cache()
+        cached = self._cached  # the generation's own: a value read now is never newer than it
+        slot = (cls.kind, key)
+        if slot not in cached:
+            cached[slot] = read()
+        return cached[slot]
 
     # --- connections ------------------------------------------------------------------------
 
@@ -238,8 +284,11 @@ class SqliteStore(Store):
             self._lock_file = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, committed if the block ends normally, else rolled back."""
+    def _transaction(self, invalidates_caches: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed if the block ends normally, else rolled back.
+
+        One that ``invalidates_caches`` bumps the generation after its commit (a reader that
+        sees the new generation then reads what was committed), before the lock is let go."""
         connection = self._acquire()
         try:
             with self._write_lock():
@@ -251,6 +300,9 @@ class SqliteStore(Store):
                     if connection.in_transaction:  # some errors end the transaction themselves
                         connection.execute("ROLLBACK")
                     raise
+                finally:
+                    if invalidates_caches:
+                        self._generation.bump()
         finally:
             self._idle.append(connection)
 

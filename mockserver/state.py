@@ -27,7 +27,8 @@ class MockState:
 
     def base_url(self, request: Request) -> str:
         """The origin of URLs the mock hands out: configured, or the one the caller used."""
-        return self.config.public_url or request.host_url.rstrip("/")
+        return self.config.public_url or request_origin(request)
+
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -58,3 +59,9 @@ class MockState:
             self.journal_writer.stop()
             self.journal_writer.store.close()
         self.store.close()
+
+
+def request_origin(request: Request) -> str:
+    """``scheme://host`` the caller used (``request.host_url`` less its cost: it re-encodes
+    the whole URL)."""
+    return f"{request.scheme}://{request.host}"

@@ -20,6 +20,7 @@ from ..files import issue_file_url
 from ..image_sources import ImageSourceError, image_bytes_for_url
 from ..records import ImageMessage, StoredImage, image_key
 from ..specs import Operation
+from ..state import request_origin
 from ..wechat_cdn import find_image, new_image, new_msg_ids
 from ..wechat_xml import ImageXmlError, parse_image_xml
 from . import Call, Handler, VendorApi, json_response
@@ -176,7 +177,7 @@ class GeweApi(VendorApi):
         device = self._device(body["appId"], SEND_FAILED)
         try:
             data = image_bytes_for_url(self.state, body["imgUrl"],
-                                       own_origin=call.request.host_url)
+                                       own_origin=request_origin(call.request))
             thumb = images.thumbnail(data)
         except (ImageSourceError, images.NotAnImage) as exc:
             raise GeweError(SEND_FAILED, f"图片下载失败或格式不支持: {exc}") from exc

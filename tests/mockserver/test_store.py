@@ -32,6 +32,7 @@ from mockserver.records import (
     ImageMessage,
     JournalEntry,
     LarkMessage,
+    RateCount,
     Record,
     Rule,
     Setting,
@@ -86,6 +87,10 @@ def clock_setting() -> Setting:
     return Setting("clock_offset", 3600.25)
 
 
+def rate_count() -> RateCount:
+    return RateCount("lark:cli_mock0000000000a1", {"1": [1795692448, 7], "60": [1795692420, 31]})
+
+
 def scenario_rule() -> Rule:
     return Rule(rule_id="r-0001", operation="gewe.downloadImage",
                 match={"appId": "wx_MockDevice00000000001"},
@@ -126,7 +131,8 @@ def lark_message() -> LarkMessage:
 
 RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
     "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
-    "ImageMessage": image_message, "Setting": clock_setting, "Rule": scenario_rule,
+    "ImageMessage": image_message, "Setting": clock_setting, "RateCount": rate_count,
+    "Rule": scenario_rule,
     "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery,
     "LarkMessage": lark_message}
 
@@ -419,6 +425,34 @@ for _ in range(updates):
                  lambda current: Setting("counter", (current.value if current else 0) + 1))
 store.close()
 """
+
+
+def test_cached_rules_and_clock_see_another_workers_writes(
+        open_store: Callable[[], SqliteStore]) -> None:
+    here, other = open_store(), open_store()
+    assert here.records(Rule) == [] and here.load(Setting, "clock_offset") is None  # cached
+    other.save(scenario_rule())
+    other.save(clock_setting())
+    assert here.records(Rule) == [scenario_rule()]
+    assert here.load(Setting, "clock_offset") == clock_setting()
+    other.update(Rule, scenario_rule().key, lambda rule: None)
+    assert here.records(Rule) == []
+
+
+def test_blob_cleared_by_another_worker_is_written_again(
+        open_store: Callable[[], SqliteStore]) -> None:
+    here, other = open_store(), open_store()
+    digest = here.put_blob(IMAGE_BYTES)  # here now knows the blob exists
+    other.clear()
+    assert here.put_blob(IMAGE_BYTES) == digest
+    assert other.get_blob(digest) == IMAGE_BYTES
+
+
+def test_records_listed_from_the_cache_are_a_copy(open_store: Callable[[], SqliteStore]) -> None:
+    store = open_store()
+    store.save(scenario_rule())
+    store.records(Rule).clear()
+    assert store.records(Rule) == [scenario_rule()]
 
 
 def test_updates_from_separate_processes_lose_no_increment(
