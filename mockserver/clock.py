@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import time
 
-from flask import g, has_request_context
-
 from .records import Setting
 from .store import Store
 
@@ -23,15 +21,9 @@ class Clock:
         self._store = store
 
     def offset(self) -> float:
-        # Read once per request: a call asks the time several times, and with a shared
-        # store each read is a query.
-        if has_request_context() and "clock_offset" in g:
-            return float(g.clock_offset)
+        # Cheap to ask on every call: a shared store caches it in each worker (read-mostly).
         setting = self._store.load(Setting, OFFSET)
-        offset = float(setting.value) if setting else 0.0
-        if has_request_context():
-            g.clock_offset = offset
-        return offset
+        return float(setting.value) if setting else 0.0
 
     def now(self) -> float:
         return time.time() + self.offset()
@@ -39,14 +31,8 @@ class Clock:
     def advance(self, seconds: float) -> float:
         self._store.update(Setting, OFFSET, lambda current: Setting(
             OFFSET, (float(current.value) if current else 0.0) + seconds))
-        self._forget()
         return self.now()
 
     def set(self, epoch_seconds: float) -> float:
         self._store.save(Setting(OFFSET, epoch_seconds - time.time()))
-        self._forget()
         return self.now()
-
-    def _forget(self) -> None:
-        if has_request_context():
-            g.pop("clock_offset", None)
