@@ -128,12 +128,17 @@ def test_state_survives_a_restart_of_the_server(tmp_path: Path) -> None:
 
 
 def test_clock_and_rules_are_shared_by_all_workers(served: Served) -> None:
+    def post_image() -> dict:
+        return httpx.post(f"{served.url}/gewe/v2/api/message/postImage", headers=GEWE_HEADERS,
+                          json={"appId": APP_ID, "toWxid": "a", "imgUrl": "http://x/4x4"}).json()
+
+    # Every worker reads (and caches) the clock and the rules before they change.
+    assert {post_image()["ret"] for _ in range(10)} == {200}
+    assert {round(httpx.get(f"{served.url}/__admin/clock").json()["offset"])
+            for _ in range(10)} == {0}
     httpx.post(f"{served.url}/__admin/clock", json={"advance": 3600})
     offsets = {round(httpx.get(f"{served.url}/__admin/clock").json()["offset"]) for _ in range(20)}
     assert offsets == {3600}
     httpx.post(f"{served.url}/__admin/rules",
                json={"operation": "postImage", "error": "wechat_offline", "times": 5})
-    replies = [httpx.post(f"{served.url}/gewe/v2/api/message/postImage", headers=GEWE_HEADERS,
-                          json={"appId": APP_ID, "toWxid": "a", "imgUrl": "http://x/4x4"}).json()
-               for _ in range(8)]
-    assert [r["ret"] for r in replies] == [500] * 5 + [200] * 3
+    assert [post_image()["ret"] for _ in range(8)] == [500] * 5 + [200] * 3
