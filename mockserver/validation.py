@@ -22,6 +22,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import RequestProblem
+from .schema_check import Check, compile_check
 from .specs import ApiSpec, Operation
 
 
@@ -82,11 +83,13 @@ class RequestValidator:
 
     openapi-core is the judge. Per request it costs about a millisecond (most of it resolving
     the spec again), so each operation with a JSON body and plain path parameters also gets a
-    fast path compiled once at start: the same jsonschema validator class and format checker
-    openapi-core uses, on the same parsed body. A request the fast path accepts is one
-    openapi-core accepts, with the same values (the fast path is only ever stricter, and a
-    differential test holds it to that); anything it does not accept goes to openapi-core,
-    so refusals are openapi-core's own, word for word.
+    fast path compiled once at start: the body and path schemas as plain-Python predicates
+    (``compile_check``) that agree with the jsonschema validator class and format checker
+    openapi-core uses, or that validator itself for a schema with keywords they do not cover,
+    on the same parsed body. A request the fast path accepts is one openapi-core accepts,
+    with the same values (the fast path is only ever stricter, and differential tests hold it
+    to that); anything it does not accept goes to openapi-core, so refusals are openapi-core's
+    own, word for word.
     """
 
     def __init__(self, spec: ApiSpec):
@@ -130,12 +133,12 @@ _CONVERTED_FORMATS = frozenset({"date", "date-time", "binary", "uuid", "byte"})
 class _FastPath:
     """One operation's checks, compiled from its spec at start."""
 
-    def __init__(self, body_required: bool, body_validator: Any | None, body_schema: Any,
-                 path_validators: dict[str, Any], security: list[list[dict[str, Any]]]):
+    def __init__(self, body_required: bool, body_check: Check | None, body_schema: Any,
+                 path_checks: dict[str, Check], security: list[list[dict[str, Any]]]):
         self._body_required = body_required
-        self._body_validator = body_validator
+        self._body_check = body_check
         self._body_schema = body_schema
-        self._path_validators = path_validators
+        self._path_checks = path_checks
         self._security = security
 
     @classmethod
@@ -149,7 +152,7 @@ class _FastPath:
                or _has_converted_format(p.get("schema", {})) for p in parameters):
             return None
         body = method.get("requestBody")
-        body_validator = body_schema = None
+        body_check = body_schema = None
         if body is not None:
             content = body.get("content", {})
             if set(content) != {"application/json"}:
@@ -157,12 +160,12 @@ class _FastPath:
             body_schema = resolver.inline(content["application/json"].get("schema", {}))
             if _has_converted_format(body_schema) or _combines_objects(body_schema):
                 return None
-            body_validator = _validator(body_schema)
+            body_check = _check(body_schema)
         schemes = spec.document.get("components", {}).get("securitySchemes", {})
         security = [[schemes[name] for name in requirement]
                     for requirement in method.get("security", spec.document.get("security", []))]
-        return cls(bool(body and body.get("required")), body_validator, body_schema,
-                   {p["name"]: _validator(p.get("schema", {})) for p in parameters}, security)
+        return cls(bool(body and body.get("required")), body_check, body_schema,
+                   {p["name"]: _check(p.get("schema", {})) for p in parameters}, security)
 
     def validate(self, request: Request) -> ValidRequest | None:
         """The validated request, or None to let openapi-core decide."""
@@ -171,11 +174,11 @@ class _FastPath:
                                           for requirement in self._security):
             return None
         path = dict(request.view_args or {})
-        for name, validator in self._path_validators.items():
-            if name not in path or not validator.is_valid(path[name]):
+        for name, check in self._path_checks.items():
+            if name not in path or not check(path[name]):
                 return None
         body = None
-        if self._body_validator is not None:
+        if self._body_check is not None:
             content_type = request.content_type
             if content_type and content_type.split(";")[0].strip().lower() != "application/json":
                 return None
@@ -186,7 +189,7 @@ class _FastPath:
                 body = json.loads(raw)
             except ValueError:
                 return None
-            if not self._body_validator.is_valid(body):
+            if not self._body_check(body):
                 return None
             body = _with_defaults(self._body_schema, body)
         elif self._body_required:
@@ -211,8 +214,11 @@ class _Inliner:
         return node
 
 
-def _validator(schema: Any) -> Any:
-    return OAS30WriteValidator(schema, format_checker=OAS30WriteValidator.FORMAT_CHECKER)
+def _check(schema: Any) -> Check:
+    compiled = compile_check(schema)
+    if compiled is not None:
+        return compiled
+    return OAS30WriteValidator(schema, format_checker=OAS30WriteValidator.FORMAT_CHECKER).is_valid
 
 
 def _walk(schema: Any) -> Iterator[Mapping[str, Any]]:
@@ -301,7 +307,7 @@ def _text(error: BaseException) -> str:
     # openapi-core's deserialisation errors decode the body to describe it, which can fail
     try:
         return str(error)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return type(error).__name__
 
 
@@ -314,5 +320,5 @@ def _missing_property(error: Any) -> str:
 def _cause(error: Exception) -> str:
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue) and list(cause.schema_errors):
-        return list(cause.schema_errors)[0].message
+        return next(iter(cause.schema_errors)).message
     return _text(cause or error)
