@@ -7,7 +7,10 @@ attributes, which newer WeChat clients add, are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -29,7 +32,7 @@ class ImageRef:
 
     cdn_url: str
     aes_key: str
-    attributes: dict[str, str]
+    attributes: Mapping[str, str]
 
 
 def strip_sender_prefix(content: str) -> str:
@@ -39,7 +42,19 @@ def strip_sender_prefix(content: str) -> str:
 
 
 def parse_image_xml(content: str, *, allow_sender_prefix: bool = True) -> ImageRef:
-    """Read the ``<img>`` element of a message XML, with or without the group prefix."""
+    """Read the ``<img>`` element of a message XML, with or without the group prefix.
+
+    Remembered (up to a bounded number of message-sized texts): a bot downloads the same XML
+    again and again (each copy, each retry), and parsing is a fifth of a download's CPU."""
+    if len(content) > _REMEMBERED_XML_CHARS:
+        return _parse_image_xml(content, allow_sender_prefix)
+    return _remembered_image_xml(content, allow_sender_prefix)
+
+
+_REMEMBERED_XML_CHARS = 8192
+
+
+def _parse_image_xml(content: str, allow_sender_prefix: bool) -> ImageRef:
     if not allow_sender_prefix and not content.lstrip().startswith("<"):
         raise ImageXmlError("the XML starts with a group sender prefix")
     text = strip_sender_prefix(content).strip()
@@ -50,11 +65,14 @@ def parse_image_xml(content: str, *, allow_sender_prefix: bool = True) -> ImageR
     img = root if root.tag == "img" else root.find("img")
     if img is None:
         raise ImageXmlError("the XML has no <img> element")
-    attributes = dict(img.attrib)
+    attributes = MappingProxyType(dict(img.attrib))
     cdn_url = next((attributes[a] for a in CDN_URL_ATTRIBUTES if attributes.get(a)), "")
     if not cdn_url:
         raise ImageXmlError("the <img> element names no CDN file (cdnmidimgurl)")
     return ImageRef(cdn_url=cdn_url, aes_key=attributes.get("aeskey", ""), attributes=attributes)
+
+
+_remembered_image_xml = lru_cache(maxsize=1024)(_parse_image_xml)
 
 
 def image_xml(*, cdn_url: str, aes_key: str, normal: Variant, thumb: Variant,
