@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import journal, scenarios
@@ -73,17 +73,21 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
         g.started = time.perf_counter()
 
     if config.journal:
-        secrets = config.secrets()
+        secrets = journal.Secrets(config.secrets())
+        # Entries keep replies as text: the journal reads their vendor codes when it is read.
+        state.journal_writer.reply_codes.update(
+            {name: api.reply_code for name, api in apis.items()})
 
         @app.after_request
         def keep_in_journal(response: Response) -> Response:
-            if not request.path.startswith(ADMIN_PREFIX):
+            # The objects themselves, not their proxies: each use of a proxy costs a lookup.
+            current = request._get_current_object()  # type: ignore[attr-defined]
+            if not current.path.startswith(ADMIN_PREFIX):
                 api, operation = route_of()
                 journal.record_exchange(
-                    state.journal_writer, request=request, response=response, api=api,
-                    operation=operation.operation_id if operation else None,
-                    started=g.get("started", 0.0), scenario=g.get("scenario"),
-                    secrets=secrets)
+                    state.journal_writer, request=current, context=g._get_current_object(),
+                    response=response, api=api,
+                    operation=operation.operation_id if operation else None, secrets=secrets)
             return response
 
     app.register_error_handler(HTTPException, _http_error_handler(route_of))
@@ -102,21 +106,23 @@ def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
 
     def view(**_path: str) -> Response:
         directive = None
+        current = request._get_current_object()  # once: each use of the proxy costs a lookup
         try:
-            directive = _preferred(api) if scenarios_apply else None
+            directive = _preferred(current) if scenarios_apply else None
             try:
-                principal = api.admit(operation, request)
+                principal = api.admit(operation, current)
             except VendorError:
                 # a refused call still suffers an armed fault (not an armed error: it has one)
                 if scenarios_apply:
-                    directive = directive or _armed_rule(api, operation, None, faults_only=True)
+                    directive = directive or _armed_rule(api, operation, current, None,
+                                                         faults_only=True)
                 raise
             if scenarios_apply:
-                directive = directive or _armed_rule(api, operation, principal)
+                directive = directive or _armed_rule(api, operation, current, principal)
             if directive is not None and directive.error:
-                raise _armed_error(api, operation, directive.error, principal)
-            valid = validator.validate(operation, request)
-            response = handler(Call(operation, request, valid, principal))
+                raise _armed_error(api, operation, current, directive.error, principal)
+            valid = validator.validate(operation, current)
+            response = handler(Call(operation, current, valid, principal))
         except RequestProblem as problem:
             response = api.rejection(operation, problem).to_response()
         except VendorError as error:
@@ -125,14 +131,14 @@ def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
         if directive is not None:
             g.scenario = directive.source
             if directive.fault:
-                response = apply_fault(directive.fault, response, request.environ)
+                response = apply_fault(directive.fault, response, current.environ)
         return response
 
     view.__name__ = operation.operation_id
     return view
 
 
-def _preferred(api: VendorApi) -> scenarios.Directive | None:
+def _preferred(request: Request) -> scenarios.Directive | None:
     """What this call's Prefer header asks for; applied even to calls that are refused."""
     try:
         return scenarios.parse_prefer(request.headers.get(scenarios.PREFER_HEADER))
@@ -140,7 +146,7 @@ def _preferred(api: VendorApi) -> scenarios.Directive | None:
         raise RequestProblem("header", scenarios.PREFER_HEADER, "invalid", str(exc)) from exc
 
 
-def _armed_rule(api: VendorApi, operation: Operation, principal: object, *,
+def _armed_rule(api: VendorApi, operation: Operation, request: Request, principal: object, *,
                 faults_only: bool = False) -> scenarios.Directive | None:
     """The oldest armed rule this call matches and can carry out (a rule for "lark.*" asking
     for 234005 passes over the token endpoint, which has no such error)."""
@@ -151,7 +157,7 @@ def _armed_rule(api: VendorApi, operation: Operation, principal: object, *,
                           (not faults_only and action.get("error") in names))
 
 
-def _armed_error(api: VendorApi, operation: Operation, name: str,
+def _armed_error(api: VendorApi, operation: Operation, request: Request, name: str,
                  principal: object) -> VendorError:
     names = api.error_names(operation)
     if name not in names:

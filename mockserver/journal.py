@@ -3,6 +3,11 @@
 Every vendor call is kept (admin calls are not), with credentials masked and bodies
 summarised, so a test can ask "was postImage called twice with toWxid X?" after the fact.
 Callbacks the mock delivers to bots are kept too, as operation ``callback``.
+
+Recording is on every request's path, reading is rare: a request keeps a JSON body as the text
+it came as, and the journal summarises it (and reads the vendor's code from the reply) when it
+is read. A body that is big, not UTF-8 or may hold a credential is summarised, masked, at once:
+what is stored never holds a secret or a big payload.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,15 +31,33 @@ from .records import Delivery, JournalEntry
 from .store import Store
 
 if TYPE_CHECKING:
+    from flask.ctx import _AppCtxGlobals
+
     from .vendors import VendorApi
 
-__all__ = ["JournalEntry", "JournalView", "clear", "query", "record_delivery", "record_exchange"]
+__all__ = ["JournalEntry", "JournalView", "Secrets", "clear", "query", "record_delivery",
+           "record_exchange"]
 
 log = logging.getLogger(__name__)
 SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
 SECRET_FIELDS = ("app_secret", "tenant_access_token")
 BODY_TEXT_LIMIT = 2000
+# A JSON body up to this size is kept as its text until read; a bigger one is summarised at
+# once, so that no entry holds a big payload.
+RAW_TEXT_LIMIT = 32 * 1024
 _counter = itertools.count()
+_pid = os.getpid()
+
+ReplyCode = Callable[[Any], Any]
+
+
+def _note_fork() -> None:
+    """Entry ids name their process: its pid is kept here, not asked for on every request."""
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_note_fork)
 
 
 def mask(value: str) -> str:
@@ -42,21 +67,29 @@ def mask(value: str) -> str:
 
 def body_too_large() -> bool:
     """Whether this request's body is over the cap: Werkzeug refuses every read of it."""
-    if "body_too_large" not in g:
+    return _body_too_large(request._get_current_object(),  # type: ignore[attr-defined]
+                           g._get_current_object())
+
+
+def _body_too_large(current: Request, context: _AppCtxGlobals) -> bool:
+    """``body_too_large``, given the request and its ``g`` rather than their proxies."""
+    too_large: bool | None = context.get("body_too_large")
+    if too_large is None:
         try:
-            request.get_data()
-            g.body_too_large = False
+            current.get_data()
+            too_large = False
         except RequestEntityTooLarge:
-            g.body_too_large = True
-    return bool(g.body_too_large)
+            too_large = True
+        context.body_too_large = too_large
+    return too_large
 
 
 def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = ()) -> Any:
     """JSON as data (long strings cut), text cut, binary as its size; secrets masked."""
     if not data:
         return None
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind == "application/json" or (not kind and data[:1] in (b"{", b"[")):
+    kind = _kind(content_type)
+    if _is_json(kind, data):
         try:
             return _shorten(json.loads(data), secrets)
         except ValueError:
@@ -80,6 +113,71 @@ def _shorten(value: Any, secrets: Collection[str]) -> Any:
     return value
 
 
+class Secrets:
+    """The credential values the journal masks, and the bytes that betray one in a body.
+
+    Built once per app: ``may_be_in`` runs on every body.
+    """
+
+    def __init__(self, values: Iterable[str] = ()):
+        self.values = tuple(values)
+        escaped = (json.dumps(v, ensure_ascii=False)[1:-1] for v in self.values)
+        self._needles = tuple({text.encode("utf-8")
+                               for text in (*self.values, *escaped, *SECRET_FIELDS)})
+
+    def may_be_in(self, data: bytes) -> bool:
+        """Whether summarising ``data`` might mask something: a secret, a secret field, or an
+        escape that could spell one without its plain characters.
+
+        A ``find`` per needle: ``needle in data`` first tries the needle as an integer (and
+        formats the error), and one regular expression of them all costs twice as much."""
+        if data.find(b"\\") >= 0 and (data.find(b"\\u") >= 0 or data.find(b"\\/") >= 0):
+            return True
+        for needle in self._needles:
+            if data.find(needle) >= 0:
+                return True
+        return False
+
+
+def capture_body(data: bytes, content_type: str | None,
+                 secrets: Secrets) -> tuple[Any, str | None]:
+    """What an entry keeps of a body, and the content type when that is the body's JSON text
+    (summarised when read); otherwise the summary, masked, and None."""
+    if (data and len(data) <= RAW_TEXT_LIMIT and _is_json(_kind(content_type), data)
+            and data.find(b"\x00") < 0  # (json.loads would take it for UTF-16 or UTF-32)
+            and not secrets.may_be_in(data)):
+        try:  # strict: the text encodes back to the very same bytes
+            return data.decode("utf-8"), content_type or ""
+        except UnicodeDecodeError:
+            pass
+    return summarise_body(data, content_type, secrets.values), None
+
+
+@lru_cache(maxsize=64)
+def _kind(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _is_json(kind: str, data: bytes) -> bool:
+    """Whether a body of this kind is summarised as JSON data (the costly case)."""
+    return kind == "application/json" or (not kind and data[:1] in (b"{", b"["))
+
+
+def summarised(entry: JournalEntry, reply_codes: Mapping[str, ReplyCode]) -> JournalEntry:
+    """The entry as readers see it: bodies kept as text summarised, the vendor's code read
+    from the reply; as the entry would have been had it been summarised when recorded."""
+    changes: dict[str, Any] = {}
+    if entry.request_content_type is not None:
+        changes.update(request_content_type=None, request_body=summarise_body(
+            entry.request_body.encode("utf-8"), entry.request_content_type))
+    if entry.response_content_type is not None:
+        body = summarise_body(entry.response_body.encode("utf-8"), entry.response_content_type)
+        reply_code = reply_codes.get(entry.api)
+        changes.update(response_content_type=None, response_body=body,
+                       vendor_code=reply_code(body) if reply_code else None)
+    return replace(entry, **changes) if changes else entry
+
+
 class JournalWriter:
     """Keeps journal writes off the request path of a shared store: entries wait in this
     process for at most ``interval`` seconds, then go in one transaction. A memory store
@@ -89,24 +187,29 @@ class JournalWriter:
     def __init__(self, store: Store, limit: int, interval: float = 0.05):
         self.store = store
         self.interval = interval
+        # Each API's ``reply_code`` by name, for the vendor code of entries read: set by the
+        # app, as the vendors are its.
+        self.reply_codes: dict[str, ReplyCode] = {}
         self._limit = limit
+        self._saved = itertools.count(1)  # entries ever saved: no fewer than the store holds
         self._pending: list[JournalEntry] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def add(self, entry: JournalEntry) -> None:
         if not self.store.shared:
             self.store.save(entry)
-            self.store.trim(JournalEntry, self._limit)
+            if next(self._saved) > self._limit:  # (until then, trimming would find nothing)
+                self.store.trim(JournalEntry, self._limit)
             return
         with self._lock:
             self._pending.append(entry)
             if self._stopped:
                 return
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                self._pid = os.getpid()  # (a worker forked from us has no thread of ours)
+            if self._thread is None or not self._thread.is_alive() or self._pid != _pid:
+                self._pid = _pid  # (a worker forked from us has no thread of ours)
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="chatimg-journal")
                 self._thread.start()
@@ -143,34 +246,79 @@ class JournalWriter:
                 log.warning("journal entries not written yet", exc_info=True)
 
 
-def record_exchange(writer: JournalWriter, *, request: Request, response: Response, api: VendorApi,
-                    operation: str | None, started: float, scenario: str | None,
-                    secrets: Collection[str]) -> None:
-    headers = {name: mask(value) if name.lower() in SECRET_HEADERS else value
-               for name, value in request.headers.items()}
-    if "multipart/" in (request.content_type or "") or body_too_large():
+def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtxGlobals,
+                    response: Response, api: VendorApi, operation: str | None,
+                    secrets: Secrets) -> None:
+    """Keep one exchange, cheaply: JSON bodies as text, summarised when the journal is read.
+
+    ``request`` and ``context`` (its ``g``: when it started, the scenario that applied) are the
+    objects themselves: each use of Flask's proxies of them costs a lookup."""
+    environ = request.environ
+    if "multipart/" in environ.get("CONTENT_TYPE", "") or _body_too_large(request, context):
         request_body: Any = {"bytes": request.content_length,
                              "content_type": request.mimetype or None}
+        request_type = None
     else:
-        request_body = summarise_body(request.get_data(), request.content_type, secrets)
-    response_body = (None if response.is_streamed else
-                     summarise_body(response.get_data(), response.content_type, secrets))
-    now = time.time()
+        request_body, request_type = capture_body(request.get_data(),
+                                                  environ.get("CONTENT_TYPE"), secrets)
+    response_body, response_type = (None, None) if response.is_streamed else capture_body(
+        response.get_data(), response.content_type, secrets)
+    now = time.time_ns()
     writer.add(JournalEntry(
-        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=now,
-        api=api.spec_name, operation=operation, method=request.method, path=request.path,
-        query=request.query_string.decode("latin-1"), request_headers=headers,
+        entry_id=f"{now:020d}-{_pid}-{next(_counter)}", time=now / 1e9, api=api.spec_name,
+        operation=operation, method=request.method, path=request.path,
+        query=request.query_string.decode("latin-1"), request_headers=_request_headers(environ),
         request_body=request_body, status=response.status_code,
-        vendor_code=api.reply_code(response_body),
-        response_body=response_body, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        scenario=scenario))
+        vendor_code=None if response_type is not None else api.reply_code(response_body),
+        response_body=response_body,
+        duration_ms=round((time.perf_counter() - context.get("started", 0.0)) * 1000, 3),
+        scenario=context.get("scenario"), request_content_type=request_type,
+        response_content_type=response_type))
+
+
+_SECRET_KEYS = frozenset("HTTP_" + name.upper().replace("-", "_") for name in SECRET_HEADERS)
+_HeaderPlan = tuple[tuple[str, str, bool], ...]  # (environ key, header name, secret)
+_header_plans: dict[tuple[str, ...], _HeaderPlan] = {}
+_HEADER_PLANS_KEPT = 64  # clients choose their headers: the cache must not grow unbounded
+
+
+def _request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    """``request.headers`` as a dict, credentials masked: the headers werkzeug's
+    EnvironHeaders finds in the environ, with the same names in the same order."""
+    headers = {}
+    for key, name, secret in _header_plan(tuple(environ)):
+        value = environ[key]
+        if value or key.startswith("HTTP_"):  # an empty CONTENT_* is no header
+            headers[name] = mask(value) if secret else value
+    return headers
+
+
+def _header_plan(keys: tuple[str, ...]) -> _HeaderPlan:
+    """Which environ keys are headers, worked out once for each set of keys (a client sends
+    the same headers every time)."""
+    plan = _header_plans.get(keys)
+    if plan is None:
+        plan = tuple((key, name, key in _SECRET_KEYS) for key in keys
+                     if (name := _header_name(key)) is not None)
+        if len(_header_plans) < _HEADER_PLANS_KEPT:
+            _header_plans[keys] = plan
+    return plan
+
+
+def _header_name(key: str) -> str | None:
+    """The name EnvironHeaders gives an environ key; None when it is no header."""
+    if key.startswith("HTTP_"):
+        if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            return None
+        return key[5:].replace("_", "-").title()
+    return key.replace("_", "-").title() if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else None
 
 
 def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Response | None,
                     started: float) -> None:
     """A callback the mock sent, and the bot's answer (or None when it never came)."""
     writer.add(JournalEntry(
-        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
+        entry_id=f"{time.time_ns():020d}-{_pid}-{next(_counter)}", time=time.time(),
         api=delivery.vendor, operation="callback", method="POST", path=delivery.url, query="",
         request_headers=dict(delivery.headers),
         request_body=summarise_body(delivery.body.encode("utf-8"), "application/json"),
@@ -188,7 +336,7 @@ def query(writer: JournalWriter, *, operation: str | None = None, api: str | Non
     entries = sorted(writer.store.records(JournalEntry), key=lambda e: e.entry_id)
     entries = [e for e in entries if (operation is None or e.operation == operation)
                and (api is None or e.api == api)]
-    return entries[-limit:] if limit else entries
+    return [summarised(e, writer.reply_codes) for e in (entries[-limit:] if limit else entries)]
 
 
 def clear(writer: JournalWriter) -> int:

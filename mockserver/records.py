@@ -154,7 +154,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One request the mock answered, and its answer, without secrets."""
+    """One request the mock answered, and its answer, without secrets.
+
+    A body is its summary, or, while its ``*_content_type`` is set, the JSON text it came as:
+    recording stays cheap and the journal summarises it when read (``vendor_code`` waits for
+    the reply's summary too)."""
 
     kind: ClassVar[str] = "journal"
 
@@ -172,6 +176,8 @@ class JournalEntry:
     response_body: Any
     duration_ms: float
     scenario: str | None = None
+    request_content_type: str | None = None
+    response_content_type: str | None = None
 
     @property
     def key(self) -> str:

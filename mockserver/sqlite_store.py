@@ -322,9 +322,13 @@ class SqliteStore(Store):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
 
+# One encoder: json.dumps with options builds a new one per call.
+# json keeps ints exact at any size: 19-digit message ids survive, as in MemoryStore.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _encode(record: Record) -> str:
-    # json keeps ints exact at any size: 19-digit message ids survive, as in MemoryStore.
-    return json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(record_to_dict(record))
 
 
 def _write_atomically(path: str, data: bytes) -> None:

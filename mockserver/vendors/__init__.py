@@ -139,8 +139,11 @@ class VendorApi(ABC):
         return response
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once
+
+
 def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None,
                   content_type: str = "application/json; charset=utf-8") -> Response:
     """JSON as the vendors send it: UTF-8 text, key order kept, big integers exact."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    body = _ENCODER.encode(payload)
     return Response(body, status, headers=dict(headers or {}), content_type=content_type)

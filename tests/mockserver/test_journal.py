@@ -3,15 +3,30 @@ kept, the admin routes that read it, the Python helpers tests use, and the admin
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatimg import GeweClient
 from mockserver import LiveServer, MockConfig
+from mockserver.journal import (
+    BODY_TEXT_LIMIT,
+    RAW_TEXT_LIMIT,
+    SECRET_FIELDS,
+    Secrets,
+    capture_body,
+    mask,
+    summarise_body,
+    summarised,
+)
+from mockserver.records import JournalEntry
 
 DEFAULTS = MockConfig()
 GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
@@ -20,6 +35,7 @@ WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
 APP_A = DEFAULTS.lark.apps[0]
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 DOWNLOAD_IMAGE = "/gewe/v2/api/message/downloadImage"
+SET_CALLBACK = "/gewe/v2/api/tools/setCallback"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
 PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
@@ -167,6 +183,17 @@ def test_credential_headers_are_masked_in_the_journal(http: httpx.Client) -> Non
     assert token not in str(recorded)
 
 
+def test_request_headers_are_kept_as_werkzeug_names_them(server: LiveServer,
+                                                         http: httpx.Client) -> None:
+    sent = post_image(http, **{"X-Trace-Id": "t1", "X-Empty": "",
+                               "Cookie": "session=0123456789"}).request.headers
+    [entry] = server.journal.entries("postImage")
+    assert {name: entry.request_headers[name] for name in (
+        "X-Trace-Id", "X-Empty", "Cookie", "Content-Type", "Content-Length")} == {
+        "X-Trace-Id": "t1", "X-Empty": "", "Cookie": mask("session=0123456789"),
+        "Content-Type": "application/json", "Content-Length": sent["Content-Length"]}
+
+
 def test_no_wechat_credential_appears_anywhere_in_the_journal_output(
         http: httpx.Client) -> None:
     post_image(http)
@@ -189,6 +216,170 @@ def test_armed_token_invalid_does_not_put_the_gewe_token_in_the_journal(
         http: httpx.Client) -> None:
     post_image(http, Prefer="error=token_invalid")
     assert GEWE_TOKEN not in http.get("/__admin/journal").text
+
+
+# --- what the store holds, and what readers see of it ----------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_store(request: pytest.FixtureRequest, server: LiveServer,
+              tmp_path: Path) -> Iterator[LiveServer]:
+    """The shared mock (memory store), or one on a fresh SQLite store."""
+    if request.param == "memory":
+        yield server
+        return
+    with LiveServer(MockConfig(state_dir=str(tmp_path))) as sqlite_server:
+        yield sqlite_server
+
+
+def stored(server: LiveServer) -> list[JournalEntry]:
+    """The journal's records as its store holds them, before a reader summarises them."""
+    writer = server.state.journal_writer
+    writer.settle()
+    return writer.store.records(JournalEntry)
+
+
+def test_a_json_body_is_kept_as_its_text_until_read(any_store: LiveServer) -> None:
+    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
+        sent = post_image(client, "wxid_text").request.content.decode()
+    [record] = stored(any_store)
+    assert (record.request_body, record.request_content_type) == (sent, "application/json")
+    [entry] = any_store.journal.entries("postImage")
+    assert entry.request_body["toWxid"] == "wxid_text"
+    assert (entry.vendor_code, entry.request_content_type, entry.response_content_type) == (
+        200, None, None)
+
+
+def test_a_body_with_a_credential_is_never_stored_unmasked(any_store: LiveServer) -> None:
+    escaped = json.dumps({"token": GEWE_TOKEN, "callbackUrl": "http://127.0.0.1:9/b"},
+                         separators=(",", ":")).replace("-", "\\u002d")
+    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
+        client.post(SET_CALLBACK, headers={"X-GEWE-TOKEN": GEWE_TOKEN},
+                    json={"token": GEWE_TOKEN, "callbackUrl": "http://127.0.0.1:9/a"})
+        client.post(SET_CALLBACK, content=escaped, headers={
+            "X-GEWE-TOKEN": GEWE_TOKEN, "Content-Type": "application/json"})
+        post_image(client, Prefer="error=token_invalid")  # the reply quotes the token
+        token = lark_headers(client)["Authorization"].removeprefix("Bearer ")
+    kept = repr(stored(any_store))
+    for secret in (GEWE_TOKEN, APP_A.app_secret, token):
+        assert secret not in kept
+    assert "\\u002d" not in kept  # the escaped token was masked, not kept as sent
+    callbacks = any_store.journal.entries("setCallback")
+    assert [e.request_body["token"] for e in callbacks] == [mask(GEWE_TOKEN)] * 2
+    [grant] = any_store.journal.entries("getTenantAccessToken")
+    assert grant.response_body["tenant_access_token"] == mask(token)
+    assert grant.vendor_code == 0
+
+
+def test_a_huge_body_is_not_stored_whole(any_store: LiveServer) -> None:
+    long_url = "http://x/10x10?padding=" + "a" * (RAW_TEXT_LIMIT * 2)
+    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
+        client.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a", "imgUrl": long_url},
+                    headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    [record] = stored(any_store)
+    assert len(repr(record)) < RAW_TEXT_LIMIT
+    assert record.request_body["imgUrl"] == long_url[:BODY_TEXT_LIMIT] + "…"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "sqlite"])
+def test_the_journal_keeps_its_newest_journal_limit_entries(tmp_path: Path, shared: bool) -> None:
+    config = MockConfig(journal_limit=3, state_dir=str(tmp_path) if shared else None)
+    with LiveServer(config) as limited, httpx.Client(base_url=limited.url, timeout=10,
+                                                      verify=TLS) as client:
+        for to_wxid in ("wxid_1", "wxid_2", "wxid_3", "wxid_4", "wxid_5"):
+            post_image(client, to_wxid)
+        assert [e.request_body["toWxid"] for e in limited.journal.entries()] == [
+            "wxid_3", "wxid_4", "wxid_5"]
+
+
+CONFIGURED = Secrets(DEFAULTS.secrets())
+
+
+def through_journal(data: bytes, content_type: str | None) -> tuple[Any, JournalEntry]:
+    """The JSON text an entry keeps of a body, request and reply (None: summarised at once),
+    and the entry as a reader sees it."""
+    body, kept_type = capture_body(data, content_type, CONFIGURED)
+    entry = JournalEntry(
+        entry_id="1", time=0.0, api="lark", operation="op", method="POST", path="/", query="",
+        request_headers={}, request_body=body, status=200, vendor_code="recorded",
+        response_body=body, duration_ms=0.0, request_content_type=kept_type,
+        response_content_type=kept_type)
+    return (body if kept_type is not None else None), summarised(entry, {"lark": lark_code})
+
+
+def lark_code(payload: Any) -> Any:
+    return payload.get("code") if isinstance(payload, dict) else None
+
+
+def holds_no_credential(text: str | None) -> bool:
+    return text is None or not any(secret in text
+                                   for secret in (*CONFIGURED.values, *SECRET_FIELDS))
+
+
+REPRESENTATIVE_BODIES = {
+    "JSON with long strings": (json.dumps({"imgUrl": "x" * 5000, "list": ["y" * 3000, 1, None],
+                                           "msg": "操作成功"}, ensure_ascii=False).encode(),
+                               "application/json; charset=utf-8"),
+    "JSON without a content type": (b'[{"a": 1}, "b"]', None),
+    "JSON that is not": (b'{"a": ', "application/json"),
+    "JSON with a byte order mark": (b'\xef\xbb\xbf{"a": 1}', "application/json"),
+    "JSON in UTF-16": (f'{{"token": "{GEWE_TOKEN}"}}'.encode("utf-16-le"), "application/json"),
+    "JSON not in UTF-8": (b'{"a": "\xff"}', "application/json"),
+    "text": (("line " * 1000).encode(), "text/plain; charset=utf-8"),
+    "XML": (b"<msg><img aeskey=\"k\"/></msg>", "application/xml"),
+    "binary": (b"\x89PNG\r\n\x1a\n" + bytes(300), "image/png"),
+    "empty": (b"", "application/json"),
+    "Lark token reply": (json.dumps({"code": 0, "msg": "ok", "expire": 7200,
+                                     "tenant_access_token": "t-g1044abcdefghijklmnop"}).encode(),
+                         "application/json; charset=utf-8"),
+    "Lark error reply": (b'{"code":234005,"msg":"Image has been deleted"}', "application/json"),
+    "a configured secret in a string": (json.dumps({"token": GEWE_TOKEN}).encode(),
+                                        "application/json"),
+    "a secret spelt with escapes": (b'{"token": "gewe\\u002dmock\\u002dtoken"}',
+                                    "application/json"),
+}
+
+
+@pytest.mark.parametrize("data, content_type", REPRESENTATIVE_BODIES.values(),
+                         ids=REPRESENTATIVE_BODIES.keys())
+def test_summaries_made_when_read_are_those_made_when_recorded(
+        data: bytes, content_type: str | None) -> None:
+    expected = summarise_body(data, content_type, CONFIGURED.values)
+    text, entry = through_journal(data, content_type)
+    assert (entry.request_body, entry.response_body) == (expected, expected)
+    assert entry.vendor_code == ("recorded" if text is None else lark_code(expected))
+    assert holds_no_credential(text)
+
+
+def test_common_json_bodies_wait_as_text() -> None:
+    for name in ("JSON with long strings", "JSON without a content type", "Lark error reply"):
+        assert through_journal(*REPRESENTATIVE_BODIES[name])[0] is not None, name
+
+
+def test_a_secret_json_must_escape_is_found_as_the_body_spells_it() -> None:
+    secret = 'pa"ss\\word'
+    data = json.dumps({"a": f"x {secret}"}).encode()
+    assert capture_body(data, "application/json", Secrets([secret])) == (
+        {"a": f"x {mask(secret)}"}, None)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40)
+    | st.sampled_from([GEWE_TOKEN, "x" * (BODY_TEXT_LIMIT + 1), f"a{APP_A.app_secret}b"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["a", "token", "app_secret", "tenant_access_token"]) | st.text(max_size=8),
+        children, max_size=4),
+    max_leaves=12)
+
+
+@given(value=JSON_VALUES, ascii_only=st.booleans(),
+       content_type=st.sampled_from([None, "application/json", "text/plain"]))
+def test_any_json_reads_back_as_it_was_summarised_when_recorded(
+        value: Any, ascii_only: bool, content_type: str | None) -> None:
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    text, entry = through_journal(data, content_type)
+    assert entry.request_body == summarise_body(data, content_type, CONFIGURED.values)
+    assert holds_no_credential(text)
 
 
 # --- reading and clearing it over HTTP --------------------------------------------------------
