@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -102,7 +102,7 @@ class LiveServer:
         if "chatimg" in getattr(self.app, "extensions", {}):  # a mock, not a test's bot
             self.state.close()
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

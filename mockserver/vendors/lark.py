@@ -61,12 +61,12 @@ ERRORS: dict[int, tuple[int, str]] = {
     234011: (400, "The image format is not supported."),
     234003: (400, "File not in msg."),
     234041: (400, "Tenant master key has been deleted, please contact the tenant administrator."),
-    234042: (400, "Hybrid deployment tenant storage error, such as full storage space, "
-                  "please contact tenant administrator."),
-    99991661: (400, "Missing access token for authorization. "
-                    "Please make a request with token attached."),
-    99991663: (400, "Invalid access token for authorization. "
-                    "Please make a request with token attached"),
+    234042: (400, ("Hybrid deployment tenant storage error, such as full storage space, "
+                   "please contact tenant administrator.")),
+    99991661: (400, ("Missing access token for authorization. "
+                     "Please make a request with token attached.")),
+    99991663: (400, ("Invalid access token for authorization. "
+                     "Please make a request with token attached")),
     99991400: (429, "request trigger frequency limit"),
 }
 TOKEN_OPERATION = "getTenantAccessToken"
