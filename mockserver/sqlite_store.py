@@ -18,8 +18,8 @@ Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer
 busy sleeps a millisecond or more before it tries again (longer than a whole request here),
 while one waiting on the lock file is woken the moment the lock is free.
 
-Records read on every call and seldom written (``READ_MOSTLY_KINDS``: rules, the clock) are cached
-in each process, and so is which blobs exist; ``state.generation`` counts the writes that
+Records read on every call and seldom written (``READ_MOSTLY_KINDS``: rules, the clock) are
+cached in each process, and so is which blobs exist; ``state.generation`` counts the writes that
 would make those caches wrong, so a process notices another's write without asking SQLite.
 Connections are pooled per process and opened lazily; a process forked from one that used the
 store (gunicorn ``--preload``) notices the new pid and opens its own, as SQLite requires
@@ -45,7 +45,7 @@ from .store import Store, digest_of
 
 try:
     import fcntl
-except ImportError:  # not on Windows: writers fall back on SQLite's busy timeout
+except ImportError:  # Windows has none: writers fall back on SQLite's busy timeout
     fcntl = None  # type: ignore[assignment]
 
 DATABASE_NAME = "state.sqlite3"
