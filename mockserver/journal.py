@@ -46,18 +46,8 @@ BODY_TEXT_LIMIT = 2000
 # once, so that no entry holds a big payload.
 RAW_TEXT_LIMIT = 32 * 1024
 _counter = itertools.count()
-_pid = os.getpid()
 
 ReplyCode = Callable[[Any], Any]
-
-
-def _note_fork() -> None:
-    """Entry ids name their process: its pid is kept here, not asked for on every request."""
-    global _pid
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_note_fork)
 
 
 def mask(value: str) -> str:
@@ -196,7 +186,7 @@ class JournalWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self._pid = _pid
+        self._pid = os.getpid()
 
     def add(self, entry: JournalEntry) -> None:
         if not self.store.shared:
@@ -208,8 +198,8 @@ class JournalWriter:
             self._pending.append(entry)
             if self._stopped:
                 return
-            if self._thread is None or not self._thread.is_alive() or self._pid != _pid:
-                self._pid = _pid  # (a worker forked from us has no thread of ours)
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()  # (a worker forked from us has no thread of ours)
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="chatimg-journal")
                 self._thread.start()
@@ -265,9 +255,9 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
         response.get_data(), response.content_type, secrets)
     now = time.time_ns()
     writer.add(JournalEntry(
-        entry_id=f"{now:020d}-{_pid}-{next(_counter)}", time=now / 1e9, api=api.spec_name,
+        entry_id=f"{now:020d}-{os.getpid()}-{next(_counter)}", time=now / 1e9, api=api.spec_name,
         operation=operation, method=request.method, path=request.path,
-        query=request.query_string.decode("latin-1"), request_headers=_request_headers(environ),
+        query=request.query_string.decode("latin-1"), request_headers=_request_headers(request),
         request_body=request_body, status=response.status_code,
         vendor_code=None if response_type is not None else api.reply_code(response_body),
         response_body=response_body,
@@ -276,49 +266,16 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
         response_content_type=response_type))
 
 
-_SECRET_KEYS = frozenset("HTTP_" + name.upper().replace("-", "_") for name in SECRET_HEADERS)
-_HeaderPlan = tuple[tuple[str, str, bool], ...]  # (environ key, header name, secret)
-_header_plans: dict[tuple[str, ...], _HeaderPlan] = {}
-_HEADER_PLANS_KEPT = 64  # clients choose their headers: the cache must not grow unbounded
-
-
-def _request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    """``request.headers`` as a dict, credentials masked: the headers werkzeug's
-    EnvironHeaders finds in the environ, with the same names in the same order."""
-    headers = {}
-    for key, name, secret in _header_plan(tuple(environ)):
-        value = environ[key]
-        if value or key.startswith("HTTP_"):  # an empty CONTENT_* is no header
-            headers[name] = mask(value) if secret else value
-    return headers
-
-
-def _header_plan(keys: tuple[str, ...]) -> _HeaderPlan:
-    """Which environ keys are headers, worked out once for each set of keys (a client sends
-    the same headers every time)."""
-    plan = _header_plans.get(keys)
-    if plan is None:
-        plan = tuple((key, name, key in _SECRET_KEYS) for key in keys
-                     if (name := _header_name(key)) is not None)
-        if len(_header_plans) < _HEADER_PLANS_KEPT:
-            _header_plans[keys] = plan
-    return plan
-
-
-def _header_name(key: str) -> str | None:
-    """The name EnvironHeaders gives an environ key; None when it is no header."""
-    if key.startswith("HTTP_"):
-        if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-            return None
-        return key[5:].replace("_", "-").title()
-    return key.replace("_", "-").title() if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else None
+def _request_headers(request: Request) -> dict[str, str]:
+    return {name: mask(value) if name.lower() in SECRET_HEADERS else value
+            for name, value in request.headers.items()}
 
 
 def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Response | None,
                     started: float) -> None:
     """A callback the mock sent, and the bot's answer (or None when it never came)."""
     writer.add(JournalEntry(
-        entry_id=f"{time.time_ns():020d}-{_pid}-{next(_counter)}", time=time.time(),
+        entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
         api=delivery.vendor, operation="callback", method="POST", path=delivery.url, query="",
         request_headers=dict(delivery.headers),
         request_body=summarise_body(delivery.body.encode("utf-8"), "application/json"),
