@@ -13,22 +13,18 @@ import hashlib
 import io
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-import flask
 import httpx
 import pytest
 import yaml
-from _support import closed_port_url, eventually
+from _support import RecordingBot, closed_port_url, eventually
 from openapi_schema_validator import OAS30Validator
 from PIL import Image
-from werkzeug.datastructures import Headers
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import GeweConfig, LiveServer, MockConfig, WidConfig
@@ -56,63 +52,6 @@ T = TypeVar("T")
 
 
 # --- the bot ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BotRequest:
-    """One request as the bot received it."""
-
-    path: str
-    headers: Headers
-    body: bytes
-    arrived: float  # time.monotonic()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class RecordingBot:
-    """A bot's callback endpoint on 127.0.0.1 and a free port.
-
-    Records each request (headers, raw body) and answers ``status`` with ``body`` after
-    ``delay`` seconds; ``statuses`` queues the answers to the next requests first.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[BotRequest] = []
-        self.status = 200
-        self.statuses: list[int] = []
-        self.body = b'{"taken":true}'
-        self.delay = 0.0
-        self._lock = threading.Lock()
-        app = flask.Flask("recording_bot")
-        app.add_url_rule("/<path:path>", "callback", self._answer, methods=["POST"])
-        self._live = LiveServer(app=app)
-
-    @property
-    def url(self) -> str:
-        return f"{self._live.url}/callback"
-
-    def _answer(self, path: str) -> flask.Response:
-        request = flask.request
-        with self._lock:
-            self.requests.append(BotRequest("/" + path, Headers(request.headers),
-                                            request.get_data(), time.monotonic()))
-            status = self.statuses.pop(0) if self.statuses else self.status
-        time.sleep(self.delay)
-        return flask.Response(self.body, status, content_type="application/json")
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[BotRequest]:
-        """The first ``count`` requests, once that many have arrived."""
-        return eventually(lambda: self.requests[:count] if len(self.requests) >= count
-                          else None, timeout, f"{count} request(s) at the bot")
-
-    def __enter__(self) -> RecordingBot:
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._live.stop()
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import base64
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from typing import Any, TypeVar
 
@@ -26,13 +25,12 @@ import httpx
 import lark_oapi as lark
 import pytest
 import yaml
-from _support import closed_port_url
+from _support import BotRequest, RecordingBot, closed_port_url
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lark_oapi.adapter.flask import parse_req, parse_resp
 from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from openapi_schema_validator import OAS30Validator
-from werkzeug.datastructures import Headers
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
@@ -55,40 +53,17 @@ T = TypeVar("T")
 # --- the bot ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BotRequest:
-    """One request as the bot received it."""
-
-    headers: Headers
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class RecordingBot:
-    """A bot's event endpoint on 127.0.0.1 and a free port.
-
-    Records each request (headers, raw body). It echoes a url_verification challenge when
-    ``echo_challenge`` (decrypting with ``encrypt_key``) and answers everything else with
-    ``body``, both with ``status``; a ``handler`` (e.g. the SDK's dispatcher) replaces all that.
+class LarkBot(RecordingBot):
+    """A bot's event endpoint. It echoes a url_verification challenge when ``echo_challenge``
+    (decrypting with ``encrypt_key``) and answers everything else with ``body``, both with
+    ``status``; a ``handler`` (e.g. the SDK's dispatcher) replaces all that.
     """
 
     def __init__(self) -> None:
-        self.requests: list[BotRequest] = []
-        self.status = 200
-        self.body = b'{"msg":"success"}'
+        super().__init__("/lark/events", body=b'{"msg":"success"}')
         self.echo_challenge = True
         self.encrypt_key: str | None = None
         self.handler: Callable[[], flask.Response] | None = None
-        self._lock = threading.Lock()
-        app = flask.Flask("recording_bot")
-        app.add_url_rule("/<path:path>", "events", self._answer, methods=["POST"])
-        self._live = LiveServer(app=app)
-
-    @property
-    def url(self) -> str:
-        return f"{self._live.url}/lark/events"
 
     def opened(self, request: BotRequest) -> dict[str, Any]:
         """The request's JSON, decrypted when it is sealed and the bot holds the key."""
@@ -103,29 +78,19 @@ class RecordingBot:
         return [payload for payload in map(self.opened, self.requests)
                 if payload.get("type") != "url_verification"]
 
-    def _answer(self, path: str) -> flask.Response:
-        request = BotRequest(Headers(flask.request.headers), flask.request.get_data())
-        with self._lock:
-            self.requests.append(request)
+    def answer(self, request: BotRequest, status: int) -> flask.Response:
         if self.handler is not None:
             return self.handler()
         payload = self.opened(request)
         if self.echo_challenge and payload.get("type") == "url_verification":
-            return flask.Response(json.dumps({"challenge": payload["challenge"]}), self.status,
+            return flask.Response(json.dumps({"challenge": payload["challenge"]}), status,
                                   content_type="application/json")
-        return flask.Response(self.body, self.status, content_type="application/json")
-
-    def __enter__(self) -> RecordingBot:
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._live.stop()
+        return super().answer(request, status)
 
 
 @pytest.fixture
-def bot() -> Iterator[RecordingBot]:
-    with RecordingBot() as running:
+def bot() -> Iterator[LarkBot]:
+    with LarkBot() as running:
         yield running
 
 
@@ -135,7 +100,7 @@ def client_of(server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def sdk_bot(bot: RecordingBot, *, encrypt_key: str = "",
+def sdk_bot(bot: LarkBot, *, encrypt_key: str = "",
             verification_token: str = VERIFICATION_TOKEN) -> list[P2ImMessageReceiveV1]:
     """Make ``bot`` answer with lark-oapi's dispatcher, built as the SDK samples build it;
     returns the list of image events it hands to the registered handler."""
@@ -198,7 +163,7 @@ def subscribe(http: httpx.Client, url: str, app_id: str = APP_A.app_id,
     return http.put(f"/__admin/lark/apps/{app_id}/events", json={"url": url, **settings})
 
 
-def subscribed(http: httpx.Client, bot: RecordingBot, app_id: str = APP_A.app_id,
+def subscribed(http: httpx.Client, bot: LarkBot, app_id: str = APP_A.app_id,
                **settings: str) -> None:
     """The bot is the app's event URL (it passed url_verification)."""
     reply = subscribe(http, bot.url, app_id, **settings)
@@ -254,7 +219,7 @@ def assert_lark_error(reply: httpx.Response, code: int, msg: str | None = None) 
 
 
 def test_setting_the_event_url_posts_a_url_verification_challenge(http: httpx.Client,
-                                                                  bot: RecordingBot) -> None:
+                                                                  bot: LarkBot) -> None:
     reply = subscribe(http, bot.url)
     assert reply.status_code == 200
     assert reply.json() == {"app_id": APP_A.app_id, "url": bot.url, "encrypted": False}
@@ -267,7 +232,7 @@ def test_setting_the_event_url_posts_a_url_verification_challenge(http: httpx.Cl
 
 
 def test_url_verification_is_encrypted_when_an_encrypt_key_is_given(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     bot.encrypt_key = ENCRYPT_KEY
     reply = subscribe(http, bot.url, encrypt_key=ENCRYPT_KEY)
     assert reply.status_code == 200 and reply.json()["encrypted"] is True
@@ -278,7 +243,7 @@ def test_url_verification_is_encrypted_when_an_encrypt_key_is_given(
 
 
 def test_a_given_verification_token_is_the_challenges_and_the_events_token(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     assert subscribe(http, bot.url, verification_token="my-own-token").status_code == 200
     assert bot.requests[0].json()["token"] == "my-own-token"
     user_sends(http)
@@ -286,7 +251,7 @@ def test_a_given_verification_token_is_the_challenges_and_the_events_token(
 
 
 def test_an_event_url_that_does_not_echo_the_challenge_is_refused(http: httpx.Client,
-                                                                  bot: RecordingBot) -> None:
+                                                                  bot: LarkBot) -> None:
     bot.echo_challenge = False
     reply = subscribe(http, bot.url)
     assert reply.status_code == 400
@@ -295,7 +260,7 @@ def test_an_event_url_that_does_not_echo_the_challenge_is_refused(http: httpx.Cl
 
 
 def test_an_event_url_answering_the_challenge_with_non_200_is_refused(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     bot.status = 500  # the echo is right, the status is not
     reply = subscribe(http, bot.url)
     assert reply.status_code == 400
@@ -304,7 +269,7 @@ def test_an_event_url_answering_the_challenge_with_non_200_is_refused(
 
 
 def test_an_encrypted_challenge_the_bot_cannot_read_is_refused(http: httpx.Client,
-                                                               bot: RecordingBot) -> None:
+                                                               bot: LarkBot) -> None:
     reply = subscribe(http, bot.url, encrypt_key=ENCRYPT_KEY)  # the bot holds no key
     assert reply.status_code == 400
     assert "did not echo the challenge" in reply.json()["error"]
@@ -340,14 +305,14 @@ def test_a_malformed_event_url_is_refused_like_any_other(http: httpx.Client, url
     assert reply.json()["error"].startswith("event request URL refused: "), reply.text
 
 
-def test_an_event_url_of_an_unknown_app_is_404(http: httpx.Client, bot: RecordingBot) -> None:
+def test_an_event_url_of_an_unknown_app_is_404(http: httpx.Client, bot: LarkBot) -> None:
     reply = subscribe(http, bot.url, app_id="cli_no_such_app")
     assert reply.status_code == 404
     assert reply.json() == {"error": "no Lark app 'cli_no_such_app'"}
     assert bot.requests == []
 
 
-def test_a_refused_event_url_gets_no_events(http: httpx.Client, bot: RecordingBot) -> None:
+def test_a_refused_event_url_gets_no_events(http: httpx.Client, bot: LarkBot) -> None:
     bot.echo_challenge = False
     subscribe(http, bot.url)
     assert user_sends(http)["deliveries"] == []
@@ -355,7 +320,7 @@ def test_a_refused_event_url_gets_no_events(http: httpx.Client, bot: RecordingBo
 
 
 def test_event_urls_are_listed_with_their_encryption(http: httpx.Client,
-                                                     bot: RecordingBot) -> None:
+                                                     bot: LarkBot) -> None:
     subscribed(http, bot)
     bot.encrypt_key = ENCRYPT_KEY
     subscribed(http, bot, APP_B.app_id, encrypt_key=ENCRYPT_KEY)
@@ -366,7 +331,7 @@ def test_event_urls_are_listed_with_their_encryption(http: httpx.Client,
 
 
 def test_an_event_url_from_the_config_is_verified_on_the_first_message(
-        configured: Callable[[MockConfig], LiveServer], bot: RecordingBot) -> None:
+        configured: Callable[[MockConfig], LiveServer], bot: LarkBot) -> None:
     bot.encrypt_key = ENCRYPT_KEY
     app = replace(APP_A, event_url=bot.url, encrypt_key=ENCRYPT_KEY)
     server = configured(MockConfig(lark=LarkConfig(apps=(app, APP_B))))
@@ -381,7 +346,7 @@ def test_an_event_url_from_the_config_is_verified_on_the_first_message(
 
 
 def test_plain_p2p_image_event_is_the_schema_2_event_of_the_message(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     subscribed(http, bot)
     message = user_sends(http)
     (request,) = bot.requests
@@ -400,7 +365,7 @@ def test_plain_p2p_image_event_is_the_schema_2_event_of_the_message(
 
 
 def test_event_content_is_a_json_string_holding_the_image_key(http: httpx.Client,
-                                                              bot: RecordingBot) -> None:
+                                                              bot: LarkBot) -> None:
     subscribed(http, bot)
     message = user_sends(http)
     content = bot.events[0]["event"]["message"]["content"]
@@ -410,7 +375,7 @@ def test_event_content_is_a_json_string_holding_the_image_key(http: httpx.Client
 
 
 def test_event_times_are_strings_of_epoch_milliseconds(http: httpx.Client,
-                                                       bot: RecordingBot) -> None:
+                                                       bot: LarkBot) -> None:
     subscribed(http, bot)
     user_sends(http)
     event = bot.events[0]
@@ -418,7 +383,7 @@ def test_event_times_are_strings_of_epoch_milliseconds(http: httpx.Client,
         assert isinstance(value, str) and abs(int(value) / 1000 - time.time()) < 30
 
 
-def test_group_image_event_names_the_group_chat(http: httpx.Client, bot: RecordingBot) -> None:
+def test_group_image_event_names_the_group_chat(http: httpx.Client, bot: LarkBot) -> None:
     subscribed(http, bot)
     message = user_sends(http, chat_type="group", chat_id="oc_group0000000000000000000001")
     event = bot.events[0]
@@ -428,7 +393,7 @@ def test_group_image_event_names_the_group_chat(http: httpx.Client, bot: Recordi
         "oc_group0000000000000000000001"
 
 
-def test_each_message_has_its_own_event_id(http: httpx.Client, bot: RecordingBot) -> None:
+def test_each_message_has_its_own_event_id(http: httpx.Client, bot: LarkBot) -> None:
     subscribed(http, bot)
     user_sends(http)
     user_sends(http)
@@ -437,7 +402,7 @@ def test_each_message_has_its_own_event_id(http: httpx.Client, bot: RecordingBot
 
 
 def test_encrypted_event_is_sealed_with_sha256_of_the_key_and_signed(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     bot.encrypt_key = ENCRYPT_KEY
     subscribed(http, bot, encrypt_key=ENCRYPT_KEY)
     message = user_sends(http)
@@ -453,7 +418,7 @@ def test_encrypted_event_is_sealed_with_sha256_of_the_key_and_signed(
 
 
 def test_encrypted_group_event_decrypts_to_the_group_message(http: httpx.Client,
-                                                             bot: RecordingBot) -> None:
+                                                             bot: LarkBot) -> None:
     bot.encrypt_key = ENCRYPT_KEY
     subscribed(http, bot, encrypt_key=ENCRYPT_KEY)
     message = user_sends(http, chat_type="group")
@@ -462,8 +427,8 @@ def test_encrypted_group_event_decrypts_to_the_group_message(http: httpx.Client,
     assert event["event"]["message"]["chat_id"] == message["chat_id"]
 
 
-def test_events_go_only_to_the_receiving_apps_url(http: httpx.Client, bot: RecordingBot) -> None:
-    with RecordingBot() as bot_b:
+def test_events_go_only_to_the_receiving_apps_url(http: httpx.Client, bot: LarkBot) -> None:
+    with LarkBot() as bot_b:
         subscribed(http, bot)
         subscribed(http, bot_b, APP_B.app_id)
         user_sends(http, app_id=APP_B.app_id)
@@ -472,7 +437,7 @@ def test_events_go_only_to_the_receiving_apps_url(http: httpx.Client, bot: Recor
 
 
 def test_replayed_event_carries_the_same_body_and_signature_headers(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     bot.encrypt_key = ENCRYPT_KEY
     subscribed(http, bot, encrypt_key=ENCRYPT_KEY)
     delivery = user_sends(http)["deliveries"][0]
@@ -485,7 +450,7 @@ def test_replayed_event_carries_the_same_body_and_signature_headers(
 
 
 def test_event_delivery_shows_the_bots_answer_and_the_journal_has_it(
-        http: httpx.Client, server: LiveServer, bot: RecordingBot) -> None:
+        http: httpx.Client, server: LiveServer, bot: LarkBot) -> None:
     subscribed(http, bot)
     (delivery,) = user_sends(http)["deliveries"]
     assert (delivery["vendor"], delivery["state"]) == ("lark", "delivered")
@@ -494,7 +459,7 @@ def test_event_delivery_shows_the_bots_answer_and_the_journal_has_it(
     assert (entry.api, entry.path, entry.status) == ("lark", bot.url, 200)
 
 
-def test_reset_forgets_the_event_url(http: httpx.Client, bot: RecordingBot) -> None:
+def test_reset_forgets_the_event_url(http: httpx.Client, bot: LarkBot) -> None:
     subscribed(http, bot)
     http.post("/__admin/reset")
     assert user_sends(http)["deliveries"] == []
@@ -667,7 +632,7 @@ def test_a_sent_message_shows_in_the_journal(http: httpx.Client, server: LiveSer
 
 
 def test_sdk_dispatcher_passes_url_verification_and_takes_the_plain_event(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     received = sdk_bot(bot)
     assert subscribe(http, bot.url).status_code == 200
     message = user_sends(http)
@@ -681,7 +646,7 @@ def test_sdk_dispatcher_passes_url_verification_and_takes_the_plain_event(
 
 
 def test_sdk_dispatcher_passes_encrypted_url_verification_and_takes_the_signed_event(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     received = sdk_bot(bot, encrypt_key=ENCRYPT_KEY)
     assert subscribe(http, bot.url, encrypt_key=ENCRYPT_KEY).status_code == 200
     message = user_sends(http, chat_type="group")
@@ -693,7 +658,7 @@ def test_sdk_dispatcher_passes_encrypted_url_verification_and_takes_the_signed_e
 
 
 def test_sdk_dispatcher_with_another_verification_token_makes_the_url_refused(
-        http: httpx.Client, bot: RecordingBot) -> None:
+        http: httpx.Client, bot: LarkBot) -> None:
     sdk_bot(bot, verification_token="not-the-apps-token")
     reply = subscribe(http, bot.url)
     assert reply.status_code == 400
