@@ -171,8 +171,8 @@ def summarised(entry: JournalEntry, reply_codes: Mapping[str, ReplyCode]) -> Jou
 class JournalWriter:
     """Keeps journal writes off the request path of a shared store: entries wait in this
     process for at most ``interval`` seconds, then go in one transaction. A memory store
-    takes them at once. Readers call ``flush`` (and, for a shared store, wait an interval for
-    the other workers' entries)."""
+    takes them at once. Readers call ``settle``, which also trims the store to ``limit``;
+    writers trim it only every tenth of ``limit`` entries, as trimming reads the whole index."""
 
     def __init__(self, store: Store, limit: int, interval: float = 0.05):
         self.store = store
@@ -183,6 +183,7 @@ class JournalWriter:
         self._limit = limit
         self._saved = itertools.count(1)  # entries ever saved: no fewer than the store holds
         self._pending: list[JournalEntry] = []
+        self._untrimmed = 0  # entries this process flushed since it last trimmed
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -215,7 +216,9 @@ class JournalWriter:
             with self._lock:  # kept for the next flush, not lost
                 self._pending[:0] = pending
             raise
-        self.store.trim(JournalEntry, self._limit)
+        self._untrimmed += len(pending)
+        if self._untrimmed * 10 >= self._limit:
+            self._trim()
 
     def stop(self) -> None:
         self._stopped = True
@@ -226,6 +229,11 @@ class JournalWriter:
         self.flush()
         if self.store.shared:
             time.sleep(self.interval * 2)
+            self._trim()
+
+    def _trim(self) -> None:
+        self._untrimmed = 0
+        self.store.trim(JournalEntry, self._limit)
 
     def _run(self) -> None:
         while not self._stopped:

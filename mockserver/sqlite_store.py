@@ -14,6 +14,9 @@ file over it, so readers see either no file or a whole one.
 
 SQLite runs in WAL mode: readers never wait for the writer, and ``update`` holds the one write
 lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic across processes.
+A thread copies the WAL into the database in the background, so a request never waits on a
+checkpoint's fsync. A save touches two b-trees, the table in insertion order and its
+(kind, key) index.
 Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer SQLite finds
 busy sleeps a millisecond or more before it tries again (longer than a whole request here),
 while one waiting on the lock file is woken the moment the lock is free.
@@ -39,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .errors import MockServerError
 from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
 from .shared_counter import SharedCounter
 from .store import Store, digest_of
@@ -53,31 +57,40 @@ LOCK_NAME = "state.lock"
 GENERATION_NAME = "state.generation"
 BLOBS_NAME = "blobs"
 BUSY_TIMEOUT_SECONDS = 10.0
+# A thread of each writing process copies the WAL into the database this often, so that no
+# request waits for a checkpoint (or its fsync). SQLite's own checkpoint, run by the commit
+# that takes the WAL past this many pages, is kept as a backstop should that thread lag.
+CHECKPOINT_SECONDS = 0.2
+AUTOCHECKPOINT_PAGES = 10_000
 _TEMPORARY_PREFIX = ".tmp-"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
+# Version 2: records in insertion order by rowid. Version 1 (user_version 0) kept a per-kind
+# ``seq`` column with an index of its own: a third b-tree written on every save.
+SCHEMA_VERSION = 2
+_CREATE = """
+CREATE TABLE records (
+    id   INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     key  TEXT NOT NULL,
     body TEXT NOT NULL,
-    seq  INTEGER NOT NULL,
-    PRIMARY KEY (kind, key)
-);
-CREATE INDEX IF NOT EXISTS records_by_age ON records (kind, seq);
-"""
+    UNIQUE (kind, key)
+)"""
+_FROM_VERSION_1 = (
+    "ALTER TABLE records RENAME TO records_version_1",
+    _CREATE,
+    ("INSERT INTO records (kind, key, body)"
+     " SELECT kind, key, body FROM records_version_1 ORDER BY kind, seq"),
+    "DROP TABLE records_version_1",  # and its index
+)
 _LOAD = "SELECT body FROM records WHERE kind = ? AND key = ?"
-_LIST = "SELECT body FROM records WHERE kind = ? ORDER BY seq"
-# seq counts per kind (``records`` lists one kind); max + 1 makes a re-saved key the newest.
-_SAVE = """
-INSERT INTO records (kind, key, body, seq)
-VALUES (?1, ?2, ?3, (SELECT coalesce(max(seq), 0) + 1 FROM records WHERE kind = ?1))
-ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, seq = excluded.seq
-"""
+_LIST = "SELECT body FROM records WHERE kind = ? ORDER BY id"
+# REPLACE deletes a row of the same kind and key and inserts anew: a re-saved key is the newest.
+_SAVE = "INSERT OR REPLACE INTO records (kind, key, body) VALUES (?, ?, ?)"
 _DELETE = "DELETE FROM records WHERE kind = ? AND key = ?"
 _TRIM = """
-DELETE FROM records WHERE kind = ?1 AND seq <= (
-    SELECT seq FROM records WHERE kind = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
+DELETE FROM records WHERE kind = ?1 AND id <= (
+    SELECT id FROM records WHERE kind = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)
 """
 
 
@@ -107,6 +120,7 @@ class SqliteStore(Store):
         self._cached_at = -1
         self._cached: dict[tuple[str, str | None], Any] = {}  # (kind, key or None for all)
         self._known_blobs: set[str] = set()
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._prepare_schema()
 
     def __repr__(self) -> str:
@@ -213,6 +227,10 @@ class SqliteStore(Store):
         """Close this process's connections (call it when no operation is running)."""
         if self._pid != os.getpid():
             self._adopt_this_process()
+        if self._checkpointer is not None:
+            (thread, stop), self._checkpointer = self._checkpointer, None
+            stop.set()
+            thread.join(timeout=BUSY_TIMEOUT_SECONDS)
         opened, self._opened, self._idle = self._opened, [], []
         for connection in opened:
             connection.close()
@@ -241,11 +259,19 @@ class SqliteStore(Store):
     # --- connections ------------------------------------------------------------------------
 
     def _prepare_schema(self) -> None:
+        """Create the table, or bring one written by an older version up to this one."""
         connection = self._connect()
         try:
             # journal_mode is kept in the database file: set once here, not per connection.
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+            with self._write_lock():
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    _migrate(connection, self.database_path)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
         finally:
             connection.close()
 
@@ -255,6 +281,7 @@ class SqliteStore(Store):
         connection = sqlite3.connect(self.database_path, timeout=BUSY_TIMEOUT_SECONDS,
                                      isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         return connection
 
     def _acquire(self) -> sqlite3.Connection:
@@ -276,6 +303,7 @@ class SqliteStore(Store):
         self._inherited.append(self._opened)
         self._opened, self._idle = [], []
         self._pid = os.getpid()
+        self._checkpointer = None  # the parent's thread is not ours
         # The lock file too: an inherited descriptor shares the parent's lock. Closing our
         # copy leaves the parent's alone.
         self._thread_lock = threading.Lock()
@@ -290,6 +318,8 @@ class SqliteStore(Store):
         One that ``invalidates_caches`` bumps the generation after its commit (a reader that
         sees the new generation then reads what was committed), before the lock is let go."""
         connection = self._acquire()
+        if self._checkpointer is None:
+            self._start_checkpointer()
         try:
             with self._write_lock():
                 connection.execute("BEGIN IMMEDIATE")
@@ -306,6 +336,15 @@ class SqliteStore(Store):
         finally:
             self._idle.append(connection)
 
+    def _start_checkpointer(self) -> None:
+        connection = self._connect()
+        self._opened.append(connection)  # closed by close(), kept by a forked child
+        stop = threading.Event()
+        thread = threading.Thread(target=_checkpoint_until, args=(connection, stop),
+                                  daemon=True, name="chatimg-checkpoint")
+        self._checkpointer = thread, stop
+        thread.start()
+
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
         with self._thread_lock:
@@ -320,6 +359,28 @@ class SqliteStore(Store):
                 yield
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+
+def _checkpoint_until(connection: sqlite3.Connection, stop: threading.Event) -> None:
+    # PASSIVE waits for no reader nor writer; the sqlite3 module lets go of the GIL meanwhile.
+    while not stop.wait(CHECKPOINT_SECONDS):
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:  # busy: the next round tries again
+            pass
+
+
+def _migrate(connection: sqlite3.Connection, path: Path) -> None:
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise MockServerError(f"{path} was written by a newer chatimg-mock (schema version "
+                              f"{version}; this one reads up to {SCHEMA_VERSION})")
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(records)")}
+    for statement in _FROM_VERSION_1 if "seq" in columns else (_CREATE,):
+        connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 # One encoder: json.dumps with options builds a new one per call.

@@ -3,6 +3,7 @@ kept, the admin routes that read it, the Python helpers tests use, and the admin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 from collections.abc import Iterator
@@ -20,13 +21,16 @@ from mockserver.journal import (
     BODY_TEXT_LIMIT,
     RAW_TEXT_LIMIT,
     SECRET_FIELDS,
+    JournalWriter,
     Secrets,
     capture_body,
     mask,
+    query,
     summarise_body,
     summarised,
 )
 from mockserver.records import JournalEntry
+from mockserver.sqlite_store import SqliteStore
 
 DEFAULTS = MockConfig()
 GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
@@ -290,6 +294,25 @@ def test_the_journal_keeps_its_newest_journal_limit_entries(tmp_path: Path, shar
             post_image(client, to_wxid)
         assert [e.request_body["toWxid"] for e in limited.journal.entries()] == [
             "wxid_3", "wxid_4", "wxid_5"]
+
+
+ENTRY = JournalEntry(
+    entry_id="1", time=0.0, api="gewe", operation="postImage", method="POST", path="/",
+    query="", request_headers={}, request_body=None, status=200, vendor_code=200,
+    response_body=None, duration_ms=0.0)
+
+
+def test_a_shared_journal_grows_a_tenth_past_its_limit_at_most_and_is_trimmed_when_read(
+        tmp_path: Path) -> None:
+    writer = JournalWriter(SqliteStore(tmp_path), limit=20)
+    for number in range(100):
+        writer.add(dataclasses.replace(ENTRY, entry_id=f"{number:03d}"))
+        writer.flush()
+        assert len(writer.store.records(JournalEntry)) <= 20 + 2
+    assert [e.entry_id for e in query(writer)] == [f"{n:03d}" for n in range(80, 100)]
+    assert len(writer.store.records(JournalEntry)) == 20
+    writer.stop()
+    writer.store.close()
 
 
 CONFIGURED = Secrets(DEFAULTS.secrets())

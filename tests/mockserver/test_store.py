@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -24,6 +25,7 @@ from flask.testing import FlaskClient
 from chatimg import SentImage
 from mockserver import MockConfig, create_app, mock_state
 from mockserver.clock import Clock
+from mockserver.errors import MockServerError
 from mockserver.records import (
     RECORD_TYPES,
     AccessToken,
@@ -39,8 +41,9 @@ from mockserver.records import (
     StoredImage,
     Subscription,
     Variant,
+    record_to_dict,
 )
-from mockserver.sqlite_store import SqliteStore
+from mockserver.sqlite_store import SCHEMA_VERSION, SqliteStore
 from mockserver.store import MemoryStore, Store
 
 IMAGE_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\x1a"  # every byte value, line ends, NUL, EOF
@@ -368,6 +371,40 @@ def test_sqlite_store_makes_its_directory_with_a_wal_database_and_blobs(tmp_path
     assert (directory / "blobs").is_dir()
     with sqlite3.connect(directory / "state.sqlite3") as database:
         assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+VERSION_1_SCHEMA = """
+CREATE TABLE records (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+                      seq INTEGER NOT NULL, PRIMARY KEY (kind, key));
+CREATE INDEX records_by_age ON records (kind, seq);
+"""
+
+
+def test_state_written_by_the_first_schema_is_kept_in_order(tmp_path: Path) -> None:
+    older, newer = stored_image("3057aa"), stored_image("3057bb")
+    with sqlite3.connect(tmp_path / "state.sqlite3") as database:
+        database.executescript(VERSION_1_SCHEMA)
+        database.executemany(  # listed by seq, whatever the order of the rows
+            "INSERT INTO records VALUES (?, ?, ?, ?)",
+            [(r.kind, r.key, json.dumps(record_to_dict(r)), seq) for r, seq in ((newer, 2), (older, 1))])
+    database.close()
+
+    store = SqliteStore(tmp_path)
+    assert store.records(StoredImage) == [older, newer]
+    store.save(older)
+    assert store.records(StoredImage) == [newer, older]
+    store.close()
+    with sqlite3.connect(tmp_path / "state.sqlite3") as database:
+        assert database.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    database.close()
+
+
+def test_state_written_by_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "state.sqlite3") as database:
+        database.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    database.close()
+    with pytest.raises(MockServerError, match="newer chatimg-mock"):
+        SqliteStore(tmp_path)
 
 
 def test_records_and_blobs_survive_reopening_the_directory(
