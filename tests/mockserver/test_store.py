@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -371,6 +372,26 @@ def test_sqlite_store_makes_its_directory_with_a_wal_database_and_blobs(tmp_path
     assert (directory / "blobs").is_dir()
     with sqlite3.connect(directory / "state.sqlite3") as database:
         assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_writes_reach_the_database_file_without_any_request_checkpointing(
+        tmp_path: Path, open_store: Callable[[], SqliteStore]) -> None:
+    store = open_store()
+    images = [stored_image(f"3057{number:04d}") for number in range(50)]
+    for image in images:
+        store.save(image)
+    # The background checkpoint copies the WAL into the database file: a copy of that file
+    # alone, without the WAL, then holds every record.
+    deadline = time.monotonic() + 10
+    while True:
+        shutil.copyfile(tmp_path / "state.sqlite3", tmp_path / "copy.sqlite3")
+        with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
+            (count,) = copy.execute("SELECT count(*) FROM records").fetchone()
+        copy.close()
+        if count == len(images) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert count == len(images)
 
 
 VERSION_1_SCHEMA = """
