@@ -242,16 +242,36 @@ class LarkMessage:
         return self.message_id
 
 
+@dataclass(frozen=True)
+class LarkChat:
+    """A Lark app's one-to-one chat with a user, under one of the ids the user goes by: the
+    chat is found in a lookup per id, not a search of every message."""
+
+    kind: ClassVar[str] = "lark_p2p_chat"
+
+    app_id: str
+    user: str  # an open_id, user_id or union_id
+    chat_id: str
+
+    @property
+    def key(self) -> str:
+        return lark_chat_key(self.app_id, self.user)
+
+
+def lark_chat_key(app_id: str, user: str) -> str:
+    return f"{app_id}:{user}"
+
+
 Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | RateCount | Rule
-          | JournalEntry | Subscription | Delivery | LarkMessage)
+          | JournalEntry | Subscription | Delivery | LarkMessage | LarkChat)
 R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule,
-            JournalEntry, Subscription, Delivery, LarkMessage)
+            JournalEntry, Subscription, Delivery, LarkMessage, LarkChat)
 # Kinds read on every call and seldom written (the clock offset, armed rules): a shared store
 # may cache them in each process.
 READ_MOSTLY_KINDS = frozenset({Setting.kind, Rule.kind})
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
     StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule, JournalEntry,
-    Subscription, Delivery, LarkMessage)}
+    Subscription, Delivery, LarkMessage, LarkChat)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:

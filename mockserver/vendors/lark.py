@@ -14,7 +14,7 @@ import math
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,15 @@ from ..lark_events import (
     url_verification_request,
 )
 from ..rate_limits import Window
-from ..records import AccessToken, LarkMessage, StoredImage, Subscription, image_key
+from ..records import (
+    AccessToken,
+    LarkChat,
+    LarkMessage,
+    StoredImage,
+    Subscription,
+    image_key,
+    lark_chat_key,
+)
 from ..specs import Operation
 from ..wechat_cdn import store_variant
 from . import Call, Handler, VendorApi, json_response
@@ -340,17 +348,18 @@ class LarkApi(VendorApi):
                        "tenant_key": app.tenant_key},
             "body": {"content": body["content"]}, "mentions": []}})
 
-    def _p2p_chat(self, app_id: str, user: str) -> str:
-        """The bot's one-to-one chat with a user (by any of their ids): the one their messages
-        came in, or a new one."""
-        for message in self.state.store.records(LarkMessage):
-            if message.app_id != app_id or message.chat_type != "p2p":
-                continue
-            ids = {message.receive_id, message.sender, _user_id(message.sender),
-                   _union_id(message.sender)}
-            if user in ids:
-                return message.chat_id
-        return lark_id("oc")
+    def _p2p_chat(self, app_id: str, *user_ids: str) -> str:
+        """The bot's one-to-one chat with a user, by any of their ids: the one known under one
+        of them (where their messages came in, or the bot's went), else a new one; known
+        under each of them from now on."""
+        store = self.state.store
+        known = [store.load(LarkChat, lark_chat_key(app_id, user)) for user in user_ids]
+        chat_id = next((chat.chat_id for chat in known if chat), None) or lark_id("oc")
+        for user, chat in zip(user_ids, known):
+            if chat is None:  # the first worker to claim it wins, should two race
+                chat_id = store.update(LarkChat, lark_chat_key(app_id, user),
+                                       _kept_or(LarkChat(app_id, user, chat_id))).chat_id
+        return chat_id
 
     def get_image(self, call: Call) -> Response:
         app = self._check_tenant(call.principal)
@@ -436,7 +445,9 @@ class LarkApi(VendorApi):
         message = LarkMessage(
             message_id=lark_id("om"), app_id=app.app_id,
             chat_id=chat_id or (lark_id("oc") if chat_type == "group"
-                                else self._p2p_chat(app.app_id, sender_open_id)),
+                                else self._p2p_chat(app.app_id, sender_open_id,
+                                                    _user_id(sender_open_id),
+                                                    _union_id(sender_open_id))),
             chat_type=chat_type, sender=sender_open_id, image_keys=(key,),
             create_time_ms=now_ms)
         self.state.store.save(message)
@@ -470,6 +481,10 @@ def _image_key_in(content: str) -> str | None:
         return None
     key = parsed.get("image_key") if isinstance(parsed, dict) else None
     return key if isinstance(key, str) and key else None
+
+
+def _kept_or(new: LarkChat) -> Callable[[LarkChat | None], LarkChat]:
+    return lambda current: current or new
 
 
 def _user_id(open_id: str) -> str:

@@ -562,6 +562,12 @@ def test_two_sends_to_a_new_user_land_in_one_chat(http: httpx.Client) -> None:
     assert first["data"]["message_id"] != second["data"]["message_id"]
 
 
+def test_a_user_answering_the_bot_writes_in_the_chat_the_bot_opened(http: httpx.Client) -> None:
+    headers = bearer(http)
+    opened = send(http, headers, USER, image_key=upload(http, headers)).json()
+    assert user_sends(http)["chat_id"] == opened["data"]["chat_id"]
+
+
 @pytest.mark.parametrize("id_type", ["user_id", "union_id"])
 def test_sending_by_another_id_of_the_user_lands_in_the_same_p2p_chat(
         http: httpx.Client, id_type: str) -> None:

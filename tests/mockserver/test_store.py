@@ -34,6 +34,7 @@ from mockserver.records import (
     FileLink,
     ImageMessage,
     JournalEntry,
+    LarkChat,
     LarkMessage,
     RateCount,
     Record,
@@ -133,12 +134,17 @@ def lark_message() -> LarkMessage:
                        image_keys=("img_v3_0abc",), create_time_ms=1795692448123)
 
 
+def lark_chat() -> LarkChat:
+    return LarkChat(app_id="cli_mock0000000000a1", user="ou_84aad35d084aa403a838cf73ee18467",
+                    chat_id="oc_5ad11d72b830411d72b836c20")
+
+
 RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
     "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
     "ImageMessage": image_message, "Setting": clock_setting, "RateCount": rate_count,
     "Rule": scenario_rule,
     "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery,
-    "LarkMessage": lark_message}
+    "LarkMessage": lark_message, "LarkChat": lark_chat}
 
 
 def test_every_record_type_has_a_round_trip_case() -> None:
