@@ -3,41 +3,73 @@
 GeWe's fileUrl and the wid API's image URL point at object storage; here they point back at
 the mock, which serves the stored bytes until the link expires (by the mock's clock). Failures
 answer as S3-style object storage does: XML with a status.
+
+A link is signed, as a presigned object-storage URL is: it names the blob, its type and its
+expiry, with an HMAC under a key kept in the store. Handing one out writes nothing, and any
+worker can check it. A reset makes a new key, so links issued before it no longer open.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import secrets
+from typing import NamedTuple
 
 from flask import Response
 
-from .records import FileLink, Variant
+from .records import Setting, Variant
 from .state import MockState
 
 FILES_PREFIX = "/__files/"
+SIGNING_KEY = "file_link_key"  # the Setting holding the key, hex
+# <sha256 of the blob>-<expiry in ms of the mock's clock, 0 for never>-<signature>.<extension>
+_FILE_ID = re.compile(r"([0-9a-f]{64})-(\d{1,16})-([0-9a-f]{32})\.([a-z0-9.+-]{1,32})")
+
+
+class FileLink(NamedTuple):
+    """What a link this mock signed names."""
+
+    digest: str
+    expires_ms: int  # 0: never
+    extension: str
+
+    @property
+    def content_type(self) -> str:
+        if self.extension == "octet-stream":
+            return "application/octet-stream"
+        return "image/" + ("jpeg" if self.extension == "jpg" else self.extension)
 
 
 def issue_file_url(state: MockState, variant: Variant, *, base_url: str,
                    ttl_seconds: float | None) -> str:
     extension = variant.content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
-    file_id = f"{secrets.token_hex(16)}.{extension}"
     expires_at = None if ttl_seconds is None else state.clock.now() + ttl_seconds
-    state.store.save(FileLink(file_id=file_id, digest=variant.digest,
-                              content_type=variant.content_type, filename=file_id,
-                              expires_at=expires_at))
+    link = FileLink(variant.digest, 0 if expires_at is None else int(expires_at * 1000),
+                    extension)
     query = "" if expires_at is None else f"?Expires={int(expires_at)}"
-    return f"{base_url}{FILES_PREFIX}{file_id}{query}"
+    return f"{base_url}{FILES_PREFIX}{_file_id(state, link)}{query}"
+
+
+def linked_file(state: MockState, file_id: str) -> FileLink | None:
+    """What ``file_id`` names, if this mock signed it (expired or not)."""
+    match = _FILE_ID.fullmatch(file_id)
+    if match is None:
+        return None
+    link = FileLink(match[1], int(match[2]), match[4])
+    return link if hmac.compare_digest(_file_id(state, link), file_id) else None
 
 
 def file_response(state: MockState, file_id: str) -> Response:
-    link = state.store.load(FileLink, file_id)
+    link = linked_file(state, file_id)
     data = state.store.get_blob(link.digest) if link else None
     if link is None or data is None:
         return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
-    if link.expires_at is not None and state.clock.now() >= link.expires_at:
+    if link.expires_ms and state.clock.now() * 1000 >= link.expires_ms:
         return _storage_error(403, "AccessDenied", "Request has expired")
     return Response(data, 200, content_type=link.content_type,
-                    headers={"Content-Disposition": f'inline; filename="{link.filename}"'})
+                    headers={"Content-Disposition": f'inline; filename="{file_id}"'})
 
 
 def file_id_from_url(url: str) -> str | None:
@@ -45,6 +77,24 @@ def file_id_from_url(url: str) -> str | None:
     path = url.split("?", 1)[0]
     marker = path.find(FILES_PREFIX)
     return path[marker + len(FILES_PREFIX):] if marker >= 0 else None
+
+
+def _file_id(state: MockState, link: FileLink) -> str:
+    named = f"{link.digest}-{link.expires_ms}"
+    signature = hmac.new(_signing_key(state), f"{named}.{link.extension}".encode(),
+                         hashlib.sha256).hexdigest()[:32]
+    return f"{named}-{signature}.{link.extension}"
+
+
+def _signing_key(state: MockState) -> bytes:
+    key = state.store.load(Setting, SIGNING_KEY)
+    if key is None:  # made once, by the first worker to need it
+        key = state.store.update(Setting, SIGNING_KEY, _new_key)
+    return bytes.fromhex(key.value)  # type: ignore[union-attr]  (_new_key never gives None)
+
+
+def _new_key(current: Setting | None) -> Setting:
+    return current or Setting(SIGNING_KEY, secrets.token_hex(32))
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:

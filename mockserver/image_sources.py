@@ -15,8 +15,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import httpx
 
 from . import images
-from .files import file_id_from_url
-from .records import FileLink
+from .files import file_id_from_url, linked_file
 from .state import MockState
 
 DEFAULT_PLACEHOLDER_SIZE = (400, 400)
@@ -57,7 +56,7 @@ def _is_own(url: str, own_origin: str, state: MockState) -> bool:
 
 
 def _own_file(state: MockState, file_id: str) -> bytes:
-    link = state.store.load(FileLink, file_id)
+    link = linked_file(state, file_id)  # (expired or not: the bytes are still here)
     data = state.store.get_blob(link.digest) if link else None
     if data is None:
         raise ImageSourceError(f"no file {file_id} on this mock")

@@ -51,23 +51,6 @@ def image_key(vendor: str, image_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class FileLink:
-    """A download link the mock handed out (GeWe fileUrl, wid image URL)."""
-
-    kind: ClassVar[str] = "file"
-
-    file_id: str
-    digest: str
-    content_type: str
-    filename: str
-    expires_at: float | None = None
-
-    @property
-    def key(self) -> str:
-        return self.file_id
-
-
-@dataclass(frozen=True)
 class AccessToken:
     """The Lark tenant_access_token an app was last given (keyed by app)."""
 
@@ -262,15 +245,15 @@ def lark_chat_key(app_id: str, user: str) -> str:
     return f"{app_id}:{user}"
 
 
-Record = (StoredImage | FileLink | AccessToken | ImageMessage | Setting | RateCount | Rule
+Record = (StoredImage | AccessToken | ImageMessage | Setting | RateCount | Rule
           | JournalEntry | Subscription | Delivery | LarkMessage | LarkChat)
-R = TypeVar("R", StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule,
+R = TypeVar("R", StoredImage, AccessToken, ImageMessage, Setting, RateCount, Rule,
             JournalEntry, Subscription, Delivery, LarkMessage, LarkChat)
 # Kinds read on every call and seldom written (the clock offset, armed rules): a shared store
 # may cache them in each process.
 READ_MOSTLY_KINDS = frozenset({Setting.kind, Rule.kind})
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
-    StoredImage, FileLink, AccessToken, ImageMessage, Setting, RateCount, Rule, JournalEntry,
+    StoredImage, AccessToken, ImageMessage, Setting, RateCount, Rule, JournalEntry,
     Subscription, Delivery, LarkMessage, LarkChat)}
 
 

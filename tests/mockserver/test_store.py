@@ -31,7 +31,6 @@ from mockserver.records import (
     RECORD_TYPES,
     AccessToken,
     Delivery,
-    FileLink,
     ImageMessage,
     JournalEntry,
     LarkChat,
@@ -63,12 +62,6 @@ def stored_image(image_id: str = "3057020100044b30490201000204a1b2c3", *,
                        variants={"normal": normal, "thumb": thumb},
                        aes_key="bd49a5c1f0e2d3c4b5a6978877665544", origin="received",
                        created_at=1795692448.125)
-
-
-def file_link() -> FileLink:
-    return FileLink(file_id="e7364f0c1d2b3a4958677685a4b3c2d1.png",
-                    digest=hashlib.sha256(b"png").hexdigest(), content_type="image/png",
-                    filename="e7364f0c1d2b3a4958677685a4b3c2d1.png", expires_at=1796297248.5)
 
 
 def access_token() -> AccessToken:
@@ -140,7 +133,7 @@ def lark_chat() -> LarkChat:
 
 
 RECORD_BUILDERS: dict[str, Callable[[], Record]] = {
-    "StoredImage": stored_image, "FileLink": file_link, "AccessToken": access_token,
+    "StoredImage": stored_image, "AccessToken": access_token,
     "ImageMessage": image_message, "Setting": clock_setting, "RateCount": rate_count,
     "Rule": scenario_rule,
     "JournalEntry": journal_entry, "Subscription": subscription, "Delivery": delivery,
@@ -220,12 +213,12 @@ def test_message_id_beyond_float_precision_loads_as_the_exact_int(store: Store) 
 
 
 def test_load_of_missing_key_is_none(store: Store) -> None:
-    assert store.load(FileLink, "no-such-file.png") is None
+    assert store.load(AccessToken, "t-no-such-token") is None
 
 
 def test_load_of_another_kind_with_the_same_key_is_none(store: Store) -> None:
     store.save(Setting("shared-key", 1))
-    assert store.load(FileLink, "shared-key") is None
+    assert store.load(AccessToken, "shared-key") is None
 
 
 def test_save_of_an_existing_key_replaces_it_and_makes_it_newest(store: Store) -> None:
@@ -243,9 +236,9 @@ def test_records_lists_only_that_kind_oldest_first(store: Store) -> None:
     store.save(older)
     store.save(Setting("clock_offset", 1.5))
     store.save(newer)
-    store.save(file_link())
+    store.save(access_token())
     assert store.records(StoredImage) == [older, newer]
-    assert store.records(AccessToken) == []
+    assert store.records(ImageMessage) == []
 
 
 def test_update_creates_a_missing_record_and_returns_it(store: Store) -> None:
@@ -267,10 +260,10 @@ def test_update_modifies_an_existing_record_and_returns_the_new_value(store: Sto
 
 
 def test_update_deletes_the_record_when_change_returns_none(store: Store) -> None:
-    store.save(file_link())
-    assert store.update(FileLink, file_link().key, lambda current: None) is None
-    assert store.load(FileLink, file_link().key) is None
-    assert store.records(FileLink) == []
+    store.save(access_token())
+    assert store.update(AccessToken, access_token().key, lambda current: None) is None
+    assert store.load(AccessToken, access_token().key) is None
+    assert store.records(AccessToken) == []
 
 
 def test_update_makes_the_record_newest(store: Store) -> None:
@@ -309,10 +302,10 @@ def test_trim_keeps_the_newest_records_of_that_kind_only(store: Store) -> None:
     for n in range(5):
         store.save(Setting(f"s{n}", n))
     store.save(Setting("s1", "re-saved: now the newest"))
-    store.save(file_link())
+    store.save(access_token())
     assert store.trim(Setting, 2) == 3
     assert store.records(Setting) == [Setting("s4", 4), Setting("s1", "re-saved: now the newest")]
-    assert store.records(FileLink) == [file_link()]
+    assert store.records(AccessToken) == [access_token()]
 
 
 def test_trim_to_more_than_there_are_removes_nothing_and_to_zero_removes_all(
