@@ -14,6 +14,7 @@ ratios, not absolute req/s, are comparable across runs and machines. See bench/R
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shlex
@@ -22,10 +23,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: python bench/run.py
@@ -34,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 import httpx  # noqa: E402
 
 from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk  # noqa: E402
-from bench.operations import OPERATIONS, BenchRequest, Operation, SetupError  # noqa: E402
+from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError  # noqa: E402
 from bench.servers import (SERVERS, RssSampler, RunningServer, ServerKind,  # noqa: E402
                            StartError, find_prism, stop_all, with_command)
 
@@ -254,6 +256,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mock-config", metavar="FILE",
                         help="config file for the servers, as $CHATIMG_CONFIG "
                              "(e.g. bench/mock-unlimited.yaml: no Lark rate limit)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run each mock server from commit REV of this checkout, as "
+                             "NAME@REV: before and after in one run")
     parser.add_argument("--json", metavar="FILE", help="also write every run and the summary")
     parser.add_argument("--logs", metavar="DIR",
                         help="keep server logs and request files here (default: a temporary "
@@ -329,6 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_dir = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="chatimg-bench-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     args.source_state = _source_state()
+    if args.baseline:
+        try:
+            servers = [*servers, *baseline_servers(servers, args.baseline, log_dir)]
+        except (OSError, subprocess.SubprocessError, tarfile.TarError) as exc:
+            print(f"--baseline {args.baseline}: {exc}", file=sys.stderr)
+            return 2
     bench = Bench(args, wrk, servers, operations, log_dir, prism)
     started = time.time()
     _print_header(args, servers, operations, prism)
@@ -376,17 +387,30 @@ def _settings(args: argparse.Namespace, servers: list[ServerKind],
                         for kind in servers}}
 
 
+def baseline_servers(servers: list[ServerKind], rev: str, log_dir: Path) -> list[ServerKind]:
+    """Each mock server of ``servers`` again, running commit ``rev``'s code (extracted under
+    ``log_dir``), named NAME@<short hash>."""
+    commit = _git("rev-parse", "--short", "--verify", f"{rev}^{{commit}}", check=True)
+    source = log_dir / f"baseline-{commit}"
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit],
+                             capture_output=True, check=True, timeout=60).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(source, filter="data")
+    return [replace(kind, name=f"{kind.name}@{commit}", source=source,
+                    description=f"{kind.description} (commit {commit})")
+            for kind in servers if kind.stateful]
+
+
+def _git(*argv: str, check: bool = False) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True,
+                          timeout=10, stdin=subprocess.DEVNULL, check=check).stdout.strip()
+
+
 def _source_state() -> str:
     """The commit the mock runs from, and whether its code differs from it."""
-    from bench.operations import REPO
-
-    def git(*argv: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True,
-                              timeout=10, stdin=subprocess.DEVNULL).stdout.strip()
-
     try:
-        commit = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--", "mockserver", "specs").splitlines()
+        commit = _git("rev-parse", "--short", "HEAD")
+        changed = _git("status", "--porcelain", "--", "mockserver", "specs").splitlines()
     except (OSError, subprocess.TimeoutExpired):
         return "unknown (no git)"
     if not commit:

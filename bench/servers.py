@@ -48,6 +48,9 @@ class ServerKind:
     envelopes: bool = True
     start_timeout: float = 30.0
     description: str = ""
+    # The code the server runs (first on PYTHONPATH, and its cwd): None is the checkout the
+    # bench sits in; ``run.py --baseline REV`` points it at an older commit's files.
+    source: Path | None = None
 
 
 GUNICORN_2_SYNC = "gunicorn -w 2 -b 127.0.0.1:{port}"
@@ -194,15 +197,16 @@ class RunningServer:
         self.startup_s: float | None = None
         # The user's CHATIMG_* settings would change the credentials the operations use.
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATIMG_")}
-        # The code of the checkout the bench sits in, whatever is installed (gunicorn also puts
-        # its cwd first; `chatimg-mock` would not).
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        # The code of the checkout the bench sits in (or the kind's source), whatever is
+        # installed (gunicorn also puts its cwd first; `chatimg-mock` would not).
+        code = kind.source or REPO
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
         env.update(extra_env or {})
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         self._log = open(log_path, "wb")
         self._started = time.perf_counter()
         try:
-            self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen(argv, cwd=code, env=env, stdin=subprocess.DEVNULL,
                                             stdout=self._log, stderr=subprocess.STDOUT,
                                             start_new_session=True, preexec_fn=die_with_parent)
         except OSError as exc:
