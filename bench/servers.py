@@ -61,7 +61,7 @@ SERVERS: dict[str, ServerKind] = {kind.name: kind for kind in [
                description="bare Flask, fixed body, gunicorn 2 sync workers"),
     ServerKind("mock", "chatimg-mock serve --port {port}",
                ready="GET /__admin/credentials", stateful=True,
-               description="chatimg-mock serve (werkzeug, threaded, one process)"),
+               description="chatimg-mock serve (one process, 32 threads, state in memory)"),
     # Two gunicorn workers sharing one SQLite store; a fresh folder each run, as the default
     # (~/.local/state/chatimg-mock) would carry state from run to run.
     ServerKind("mock-workers", "chatimg-mock serve --workers 2 --port {port} "
