@@ -318,10 +318,10 @@ class SqliteStore(Store):
         One that ``invalidates_caches`` bumps the generation after its commit (a reader that
         sees the new generation then reads what was committed), before the lock is let go."""
         connection = self._acquire()
-        if self._checkpointer is None:
-            self._start_checkpointer()
         try:
             with self._write_lock():
+                if self._checkpointer is None:  # (the lock: one thread starts it)
+                    self._start_checkpointer()
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     yield connection

@@ -348,13 +348,13 @@ class LarkApi(VendorApi):
                        "tenant_key": app.tenant_key},
             "body": {"content": body["content"]}, "mentions": []}})
 
-    def _p2p_chat(self, app_id: str, *user_ids: str) -> str:
+    def _p2p_chat(self, app_id: str, *user_ids: str, new: str | None = None) -> str:
         """The bot's one-to-one chat with a user, by any of their ids: the one known under one
-        of them (where their messages came in, or the bot's went), else a new one; known
-        under each of them from now on."""
+        of them (where their messages came in, or the bot's went), else ``new`` or a new one;
+        known under each of them from now on."""
         store = self.state.store
         known = [store.load(LarkChat, lark_chat_key(app_id, user)) for user in user_ids]
-        chat_id = next((chat.chat_id for chat in known if chat), None) or lark_id("oc")
+        chat_id = next((chat.chat_id for chat in known if chat), None) or new or lark_id("oc")
         for user, chat in zip(user_ids, known):
             if chat is None:  # the first worker to claim it wins, should two race
                 chat_id = store.update(LarkChat, lark_chat_key(app_id, user),
@@ -441,13 +441,14 @@ class LarkApi(VendorApi):
             vendor="lark", image_id=key, owner=app.app_id,
             variants={"original": store_variant(self.state, data)}, origin="received",
             created_at=self.state.clock.now()))
+        if chat_type == "p2p":  # a chat given here is the user's from now on, if none was
+            users_chat = self._p2p_chat(app.app_id, sender_open_id, _user_id(sender_open_id),
+                                        _union_id(sender_open_id), new=chat_id)
+            chat_id = chat_id or users_chat
         now_ms = int(self.state.clock.now() * 1000)
         message = LarkMessage(
             message_id=lark_id("om"), app_id=app.app_id,
-            chat_id=chat_id or (lark_id("oc") if chat_type == "group"
-                                else self._p2p_chat(app.app_id, sender_open_id,
-                                                    _user_id(sender_open_id),
-                                                    _union_id(sender_open_id))),
+            chat_id=chat_id or lark_id("oc"),
             chat_type=chat_type, sender=sender_open_id, image_keys=(key,),
             create_time_ms=now_ms)
         self.state.store.save(message)

@@ -562,6 +562,15 @@ def test_two_sends_to_a_new_user_land_in_one_chat(http: httpx.Client) -> None:
     assert first["data"]["message_id"] != second["data"]["message_id"]
 
 
+def test_a_p2p_chat_given_for_a_users_message_is_where_the_bot_answers(
+        http: httpx.Client) -> None:
+    message = user_sends(http, chat_type="p2p", chat_id="oc_p2p00000000000000000000000001")
+    assert message["chat_id"] == "oc_p2p00000000000000000000000001"
+    headers = bearer(http)
+    reply = send(http, headers, USER, image_key=upload(http, headers)).json()
+    assert reply["data"]["chat_id"] == message["chat_id"]
+
+
 def test_a_user_answering_the_bot_writes_in_the_chat_the_bot_opened(http: httpx.Client) -> None:
     headers = bearer(http)
     opened = send(http, headers, USER, image_key=upload(http, headers)).json()
