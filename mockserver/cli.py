@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             help="processes under gunicorn, sharing a SQLite store (default 1)")
         target.add_argument("--threads", type=int,
                             help=f"threads per process (default {SINGLE_PROCESS_THREADS}; "
-                                 "with --workers, 1)")
+                                 "with --workers, 1; one process with 1: Werkzeug's server)")
         target.add_argument("--state-dir", help="keep state in SQLite and files here "
                             "(default: in memory; with --workers, a folder of the user's)")
     args = parser.parse_args(argv)
@@ -67,23 +67,30 @@ def _serve(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, state_dir=state_dir,
                                  host=args.host or config.host,
                                  port=config.port if args.port is None else args.port)
-    threads = args.threads or (1 if args.workers > 1 else SINGLE_PROCESS_THREADS)
+    threads = args.threads if args.threads is not None else (
+        1 if args.workers > 1 else SINGLE_PROCESS_THREADS)
     if args.workers < 1 or threads < 1:
         raise MockServerError("--workers and --threads must be at least 1")
-    if not GUNICORN_RUNS:
+    if not GUNICORN_RUNS or (args.workers == 1 and threads == 1):
         if args.workers > 1:
             raise MockServerError("--workers needs gunicorn, which does not run here")
+        # (--threads 1: Werkzeug's server, a thread per connection, as before gunicorn served
+        # one process: a bot called back while the mock waits for it can still call in.)
         return _serve_threaded(config)
     _check_port_free(config)
     return _serve_gunicorn(config, args.workers, threads)
 
 
 def _announce(config: MockConfig, port: int) -> None:
-    print(f"chatimg mock serving on http://{config.host}:{port}", flush=True)
+    print(f"chatimg mock serving on http://{_host_port(config.host, port)}", flush=True)
     if config.state_dir:
         print(f"state kept in {config.state_dir}", flush=True)
     print("credentials: " + json.dumps(config.credentials(), ensure_ascii=False, indent=2),
           flush=True)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _serve_threaded(config: MockConfig) -> int:
@@ -120,7 +127,8 @@ def _serve_gunicorn(config: MockConfig, workers: int, threads: int) -> int:
     class MockApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings: dict[str, Any] = {
-                "bind": f"{config.host}:{config.port}", "workers": workers, "threads": threads,
+                "bind": _host_port(config.host, config.port), "workers": workers,
+                "threads": threads,
                 "worker_class": "gthread" if threads > 1 else "sync", "preload_app": True,
                 "accesslog": None, "loglevel": "warning", "timeout": 120,
                 "when_ready": lambda server: _announce(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from typing import NamedTuple
@@ -24,15 +25,16 @@ from .state import MockState
 
 FILES_PREFIX = "/__files/"
 SIGNING_KEY = "file_link_key"  # the Setting holding the key, hex
-# <sha256 of the blob>-<expiry in ms of the mock's clock, 0 for never>-<signature>.<extension>
-_FILE_ID = re.compile(r"([0-9a-f]{64})-(\d{1,16})-([0-9a-f]{32})\.([a-z0-9.+-]{1,32})")
+NEVER = "never"
+# <sha256 of the blob>-<expiry in ms of the mock's clock, or never>-<signature>.<extension>
+_FILE_ID = re.compile(r"([0-9a-f]{64})-(-?\d{1,20}|never)-([0-9a-f]{32})\.([a-z0-9.+-]{1,32})")
 
 
 class FileLink(NamedTuple):
     """What a link this mock signed names."""
 
     digest: str
-    expires_ms: int  # 0: never
+    expires_ms: int | None  # None: never
     extension: str
 
     @property
@@ -46,19 +48,21 @@ def issue_file_url(state: MockState, variant: Variant, *, base_url: str,
                    ttl_seconds: float | None) -> str:
     extension = variant.content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
     expires_at = None if ttl_seconds is None else state.clock.now() + ttl_seconds
-    link = FileLink(variant.digest, 0 if expires_at is None else int(expires_at * 1000),
-                    extension)
+    link = FileLink(variant.digest,
+                    None if expires_at is None else math.ceil(expires_at * 1000), extension)
     query = "" if expires_at is None else f"?Expires={int(expires_at)}"
-    return f"{base_url}{FILES_PREFIX}{_file_id(state, link)}{query}"
+    return f"{base_url}{FILES_PREFIX}{_file_id(_signing_key(state), link)}{query}"
 
 
 def linked_file(state: MockState, file_id: str) -> FileLink | None:
     """What ``file_id`` names, if this mock signed it (expired or not)."""
     match = _FILE_ID.fullmatch(file_id)
-    if match is None:
+    key = _existing_key(state)
+    if match is None or key is None:  # (no key: no link issued since the last reset)
         return None
-    link = FileLink(match[1], int(match[2]), match[4])
-    return link if hmac.compare_digest(_file_id(state, link), file_id) else None
+    expires = match[2]
+    link = FileLink(match[1], None if expires == NEVER else int(expires), match[4])
+    return link if hmac.compare_digest(_file_id(key, link), file_id) else None
 
 
 def file_response(state: MockState, file_id: str) -> Response:
@@ -66,7 +70,7 @@ def file_response(state: MockState, file_id: str) -> Response:
     data = state.store.get_blob(link.digest) if link else None
     if link is None or data is None:
         return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
-    if link.expires_ms and state.clock.now() * 1000 >= link.expires_ms:
+    if link.expires_ms is not None and state.clock.now() * 1000 >= link.expires_ms:
         return _storage_error(403, "AccessDenied", "Request has expired")
     return Response(data, 200, content_type=link.content_type,
                     headers={"Content-Disposition": f'inline; filename="{file_id}"'})
@@ -79,18 +83,27 @@ def file_id_from_url(url: str) -> str | None:
     return path[marker + len(FILES_PREFIX):] if marker >= 0 else None
 
 
-def _file_id(state: MockState, link: FileLink) -> str:
-    named = f"{link.digest}-{link.expires_ms}"
-    signature = hmac.new(_signing_key(state), f"{named}.{link.extension}".encode(),
+def _file_id(key: bytes, link: FileLink) -> str:
+    named = f"{link.digest}-{NEVER if link.expires_ms is None else link.expires_ms}"
+    signature = hmac.new(key, f"{named}.{link.extension}".encode(),
                          hashlib.sha256).hexdigest()[:32]
     return f"{named}-{signature}.{link.extension}"
 
 
 def _signing_key(state: MockState) -> bytes:
-    key = state.store.load(Setting, SIGNING_KEY)
-    if key is None:  # made once, by the first worker to need it
-        key = state.store.update(Setting, SIGNING_KEY, _new_key)
-    return bytes.fromhex(key.value)  # type: ignore[union-attr]  (_new_key never gives None)
+    """The key links are signed with, made by the first worker to need one."""
+    key = _existing_key(state)
+    if key is None:
+        made = state.store.update(Setting, SIGNING_KEY, _new_key)
+        key = bytes.fromhex(made.value)  # type: ignore[union-attr]  (_new_key never gives None)
+    return key
+
+
+def _existing_key(state: MockState) -> bytes | None:
+    """The signing key, or None: no link was issued since the last reset (checking one
+    writes nothing)."""
+    setting = state.store.load(Setting, SIGNING_KEY)
+    return None if setting is None else bytes.fromhex(setting.value)
 
 
 def _new_key(current: Setting | None) -> Setting:

@@ -14,8 +14,9 @@ file over it, so readers see either no file or a whole one.
 
 SQLite runs in WAL mode: readers never wait for the writer, and ``update`` holds the one write
 lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic across processes.
-A thread copies the WAL into the database in the background, so a request never waits on a
-checkpoint's fsync. A save touches two b-trees, the table in insertion order and its
+In each process that writes, a thread per database copies the WAL into the database in the
+background, so a request never waits on a checkpoint's fsync; a fork waits for a checkpoint
+under way to end, as a child must not inherit SQLite's locks held mid-call. A save touches two b-trees, the table in insertion order and its
 (kind, key) index.
 Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer SQLite finds
 busy sleeps a millisecond or more before it tries again (longer than a whole request here),
@@ -57,7 +58,7 @@ LOCK_NAME = "state.lock"
 GENERATION_NAME = "state.generation"
 BLOBS_NAME = "blobs"
 BUSY_TIMEOUT_SECONDS = 10.0
-# A thread of each writing process copies the WAL into the database this often, so that no
+# A thread per database of each writing process copies the WAL into it this often, so that no
 # request waits for a checkpoint (or its fsync). SQLite's own checkpoint, run by the commit
 # that takes the WAL past this many pages, is kept as a backstop should that thread lag.
 CHECKPOINT_SECONDS = 0.2
@@ -79,8 +80,9 @@ CREATE TABLE records (
 _FROM_VERSION_1 = (
     "ALTER TABLE records RENAME TO records_version_1",
     _CREATE,
-    ("INSERT INTO records (kind, key, body)"
-     " SELECT kind, key, body FROM records_version_1 ORDER BY kind, seq"),
+    # Download links were kept as records ("file"); they are signed now, so they go.
+    ("INSERT INTO records (kind, key, body) SELECT kind, key, body FROM records_version_1"
+     " WHERE kind != 'file' ORDER BY kind, seq"),
     "DROP TABLE records_version_1",  # and its index
 )
 _LOAD = "SELECT body FROM records WHERE kind = ? AND key = ?"
@@ -121,7 +123,11 @@ class SqliteStore(Store):
         self._cached: dict[tuple[str, str | None], Any] = {}  # (kind, key or None for all)
         self._known_blobs: set[str] = set()
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
-        self._prepare_schema()
+        try:
+            self._prepare_schema()
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.directory)!r})"
@@ -361,13 +367,22 @@ class SqliteStore(Store):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
 
+# Held by a checkpoint thread while it is in SQLite, and by a thread that forks, so that no
+# child starts with SQLite's mutexes locked by a thread it does not have.
+_IN_CHECKPOINT = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_IN_CHECKPOINT.acquire, after_in_parent=_IN_CHECKPOINT.release,
+                        after_in_child=_IN_CHECKPOINT.release)
+
+
 def _checkpoint_until(connection: sqlite3.Connection, stop: threading.Event) -> None:
     # PASSIVE waits for no reader nor writer; the sqlite3 module lets go of the GIL meanwhile.
     while not stop.wait(CHECKPOINT_SECONDS):
-        try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:  # busy: the next round tries again
-            pass
+        with _IN_CHECKPOINT:
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # busy: the next round tries again
+                pass
 
 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:

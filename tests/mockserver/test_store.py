@@ -384,9 +384,12 @@ def test_writes_reach_the_database_file_without_any_request_checkpointing(
     deadline = time.monotonic() + 10
     while True:
         shutil.copyfile(tmp_path / "state.sqlite3", tmp_path / "copy.sqlite3")
-        with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
-            (count,) = copy.execute("SELECT count(*) FROM records").fetchone()
-        copy.close()
+        try:
+            with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
+                (count,) = copy.execute("SELECT count(*) FROM records").fetchone()
+            copy.close()
+        except sqlite3.DatabaseError:  # copied halfway through a checkpoint: copy again
+            count = -1
         if count == len(images) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -407,6 +410,8 @@ def test_state_written_by_the_first_schema_is_kept_in_order(tmp_path: Path) -> N
         database.executemany(  # listed by seq, whatever the order of the rows
             "INSERT INTO records VALUES (?, ?, ?, ?)",
             [(r.kind, r.key, json.dumps(record_to_dict(r)), seq) for r, seq in ((newer, 2), (older, 1))])
+        database.execute(  # a download link, as version 1 kept them
+            "INSERT INTO records VALUES ('file', 'e7364f0c.png', '{\"file_id\": \"e7364f0c.png\"}', 1)")
     database.close()
 
     store = SqliteStore(tmp_path)
@@ -416,6 +421,7 @@ def test_state_written_by_the_first_schema_is_kept_in_order(tmp_path: Path) -> N
     store.close()
     with sqlite3.connect(tmp_path / "state.sqlite3") as database:
         assert database.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert database.execute("SELECT kind FROM records WHERE kind = 'file'").fetchall() == []
     database.close()
 
 
