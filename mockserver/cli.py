@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from werkzeug.serving import make_server
 
 from .app import create_app
@@ -89,12 +91,22 @@ def _announce(config: MockConfig, port: int) -> None:
           flush=True)
 
 
+def _built_to_last(app: Flask) -> Flask:
+    """The app, with what it was built from (specs, validators: hundreds of thousands of
+    objects) moved out of the garbage collector's sight: it lives as long as the server, and
+    every full collection would walk it again (about 5 % of a call's time). Before a fork,
+    this also keeps workers from copying the pages the collector would touch."""
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _serve_threaded(config: MockConfig) -> int:
-    app = create_app(config)
+    app = _built_to_last(create_app(config))
     try:
         server = make_server(config.host, config.port, app, threaded=True)
     except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
@@ -138,7 +150,7 @@ def _serve_gunicorn(config: MockConfig, workers: int, threads: int) -> int:
                 self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return create_app(config)
+            return _built_to_last(create_app(config))
 
     MockApplication().run()
     return 0
