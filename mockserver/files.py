@@ -25,9 +25,10 @@ from .state import MockState
 
 FILES_PREFIX = "/__files/"
 SIGNING_KEY = "file_link_key"  # the Setting holding the key, hex
-NEVER = "never"
+_NEVER = "never"
 # <sha256 of the blob>-<expiry in ms of the mock's clock, or never>-<signature>.<extension>
-_FILE_ID = re.compile(r"([0-9a-f]{64})-(-?\d{1,20}|never)-([0-9a-f]{32})\.([a-z0-9.+-]{1,32})")
+_FILE_ID = re.compile(
+    rf"([0-9a-f]{{64}})-(-?\d{{1,20}}|{_NEVER})-([0-9a-f]{{32}})\.([a-z0-9.+-]{{1,32}})")
 
 
 class FileLink(NamedTuple):
@@ -61,7 +62,7 @@ def linked_file(state: MockState, file_id: str) -> FileLink | None:
     if match is None or key is None:  # (no key: no link issued since the last reset)
         return None
     expires = match[2]
-    link = FileLink(match[1], None if expires == NEVER else int(expires), match[4])
+    link = FileLink(match[1], None if expires == _NEVER else int(expires), match[4])
     return link if hmac.compare_digest(_file_id(key, link), file_id) else None
 
 
@@ -84,7 +85,7 @@ def file_id_from_url(url: str) -> str | None:
 
 
 def _file_id(key: bytes, link: FileLink) -> str:
-    named = f"{link.digest}-{NEVER if link.expires_ms is None else link.expires_ms}"
+    named = f"{link.digest}-{_NEVER if link.expires_ms is None else link.expires_ms}"
     signature = hmac.new(key, f"{named}.{link.extension}".encode(),
                          hashlib.sha256).hexdigest()[:32]
     return f"{named}-{signature}.{link.extension}"
