@@ -58,7 +58,7 @@ def issue_file_url(state: MockState, variant: Variant, *, base_url: str,
 def linked_file(state: MockState, file_id: str) -> FileLink | None:
     """What ``file_id`` names, if this mock signed it (expired or not)."""
     match = _FILE_ID.fullmatch(file_id)
-    key = _existing_key(state)
+    key = _existing_key(state) if match else None
     if match is None or key is None:  # (no key: no link issued since the last reset)
         return None
     expires = match[2]

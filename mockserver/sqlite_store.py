@@ -16,8 +16,8 @@ SQLite runs in WAL mode: readers never wait for the writer, and ``update`` holds
 lock (``BEGIN IMMEDIATE``) from its read to its write, which makes it atomic across processes.
 In each process that writes, a thread per database copies the WAL into the database in the
 background, so a request never waits on a checkpoint's fsync; a fork waits for a checkpoint
-under way to end, as a child must not inherit SQLite's locks held mid-call. A save touches two b-trees, the table in insertion order and its
-(kind, key) index.
+under way to end, as a child must not inherit SQLite's locks held mid-call. A save touches
+two b-trees, the table in insertion order and its (kind, key) index.
 Writers queue on an ``flock`` of ``state.lock`` before they ask SQLite: a writer SQLite finds
 busy sleeps a millisecond or more before it tries again (longer than a whole request here),
 while one waiting on the lock file is woken the moment the lock is free.
