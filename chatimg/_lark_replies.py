@@ -1,7 +1,8 @@
-"""Reading Lark's replies: errors, rate limits, token grants.
+"""Reading Lark's replies: errors, rate limits, token grants, image bytes.
 
 Errors are JSON ``{code, msg, error: {log_id, ...}}``, usually with a 4xx status; an image
-download's success is the bytes themselves (vendor notes 3.1, 3.2). The token endpoint refuses
+download's success is the bytes themselves (vendor notes 3.1, 3.2), told from anything else in
+the way (an empty body, a proxy's HTML page) by their first bytes. The token endpoint refuses
 with HTTP 200 (3.6).
 """
 
@@ -13,10 +14,18 @@ from typing import Any
 import httpx
 
 from ._errors import LarkCode, LarkError, LarkRateLimited, LarkTokenError, ProtocolError
-from ._http import json_object
+from ._http import Sink, json_object
 
 LOG_ID_HEADER = "X-Tt-Logid"
 RESET_HEADER = "x-ogw-ratelimit-reset"  # seconds until the window resets (frequency-control doc)
+
+# The formats Lark takes (image-upload document) by their signatures. WEBP is a RIFF file of
+# form WEBP; HEIC, HEIF and AVIF are ISO-BMFF files whose "ftyp" box names one of these brands.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
+                    b"\x00\x00\x01\x00", b"II*\x00", b"MM\x00*")
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
+                         b"mif1", b"msf1", b"avif", b"avis"})
+KEPT_BYTES = 500  # of a body that is not an image, as much as ProtocolError.body keeps
 
 # The Go SDK re-sends once with a fresh token on these; 99991661 (no token) is added because a
 # cache that lost its token is fixed the same way (vendor notes 3.7).
@@ -137,3 +146,47 @@ def _code_of(payload: dict[str, Any], response: httpx.Response) -> int:
         raise ProtocolError("Lark reply has no integer code", http_status=response.status_code,
                             body=response.text)
     return code
+
+
+def is_image(head: bytes) -> bool:
+    """Whether a body starting with ``head`` is an image of a format Lark takes."""
+    return (head.startswith(IMAGE_SIGNATURES)
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or (head[4:8] == b"ftyp" and bytes(head[8:12]) in HEIF_BRANDS))
+
+
+class ImageSink:
+    """Passes a download's body on to ``sink`` once its first bytes show an image; a body that
+    is not one reaches the sink not at all, only its size and first bytes are kept."""
+
+    def __init__(self, sink: Sink):
+        self._sink = sink
+        self._head = bytearray()
+        self._passing = False
+        self._size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._passing:
+            self._sink.write(chunk)
+            return
+        self._head += chunk
+        if is_image(self._head):
+            self._passing = True
+            self._sink.write(bytes(self._head))
+        else:
+            del self._head[KEPT_BYTES:]
+
+    def finish(self, response: httpx.Response) -> None:
+        """Raise ProtocolError unless the body was an image. A body that was read rather than
+        streamed here (a JSON success) is taken from ``response``."""
+        if not is_payload(response):
+            self.write(response.content)
+        if self._passing:
+            return
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        what = ("an empty body" if self._size == 0 else
+                f"{self._size} bytes of {content_type or 'no stated type'}, not an image")
+        raise ProtocolError(f"Lark answered an image download with {what}",
+                            http_status=response.status_code,
+                            body=self._head.decode("utf-8", "replace"))

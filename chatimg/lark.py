@@ -6,10 +6,13 @@
 The token is fetched on first use, kept until shortly before it expires, and fetched again
 once when a call is refused for its token (as the Go SDK does). Rate limits (HTTP 429 or
 99991400) are waited out as ``x-ogw-ratelimit-reset`` asks, within a ``RateLimitPolicy``.
+A download of an image that answers success with bytes that are not one (empty, a proxy's
+page) raises ``ProtocolError``, and nothing of them reaches a file.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -115,18 +118,32 @@ class _LarkCalls:
 
     def download_image(self, image_key: str, sink: Sink | None = None) -> Flow[bytes]:
         url = f"{self.base_url}{IMAGES_PATH}/{quote(image_key, safe='')}"
-        response = yield from self._authorized(
-            lambda token: httpx.Request("GET", url, headers=_bearer(token)), sink)
-        return b"" if sink is not None else response.content
+        return (yield from self._image(
+            lambda token: httpx.Request("GET", url, headers=_bearer(token)), sink))
 
     def download_message_resource(self, message_id: str, file_key: str, resource_type: str,
                                   sink: Sink | None = None) -> Flow[bytes]:
         url = (f"{self.base_url}{MESSAGES_PATH}/{quote(message_id, safe='')}"
                f"/resources/{quote(file_key, safe='')}")
-        response = yield from self._authorized(
-            lambda token: httpx.Request("GET", url, params={"type": resource_type},
-                                        headers=_bearer(token)), sink)
+
+        def request(token: str) -> httpx.Request:
+            return httpx.Request("GET", url, params={"type": resource_type},
+                                 headers=_bearer(token))
+
+        if resource_type == "image":
+            return (yield from self._image(request, sink))
+        response = yield from self._authorized(request, sink)
         return b"" if sink is not None else response.content
+
+    def _image(self, request_for: Callable[[str], httpx.Request],
+               sink: Sink | None) -> Flow[bytes]:
+        """The image's bytes, or b"" once they went to ``sink``; a success that is not an image
+        raises ProtocolError and none of it reaches the sink."""
+        kept = io.BytesIO()
+        image = replies.ImageSink(kept if sink is None else sink)
+        response = yield from self._authorized(request_for, image)
+        image.finish(response)
+        return kept.getvalue()
 
     def send_image(self, receive_id: str, image_key: str, receive_id_type: str,
                    uuid: str | None) -> Flow[SentMessage]:
@@ -236,7 +253,7 @@ class _FileTarget:
             self._file.close()
             if exc is not None:
                 self.path.unlink(missing_ok=True)
-        elif exc is None:  # an empty image is still a file
+        elif exc is None:  # an empty file (type "file") is still a file
             self.path.write_bytes(b"")
 
 
@@ -277,7 +294,8 @@ class LarkClient(ClientBase):
         """The bytes of an image this app uploaded as ``"message"``.
 
         Images users sent come through ``download_message_resource`` instead; asking here for
-        one raises ``LarkNotResourceSender``.
+        one raises ``LarkNotResourceSender``. A reply whose bytes are not an image (JPEG, PNG,
+        GIF, WEBP, BMP, ICO, TIFF, HEIC / HEIF / AVIF) raises ``ProtocolError``.
         """
         return self._run(self._calls.download_image(image_key))
 
@@ -293,7 +311,8 @@ class LarkClient(ClientBase):
 
         For an image message, ``file_key`` is the ``image_key`` of the event's content
         (``chatimg.inbound.parse_lark_event`` reads both). A key that is not in that message
-        raises ``LarkFileNotInMessage``. The bot must be in the chat.
+        raises ``LarkFileNotInMessage``. The bot must be in the chat. With ``type="image"``,
+        bytes that are not an image raise ``ProtocolError``, as in ``download_image``.
         """
         return self._run(self._calls.download_message_resource(message_id, file_key, type))
 

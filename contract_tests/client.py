@@ -50,6 +50,8 @@ JSON = "application/json"
 REFUSAL = "refusal at an undocumented status"
 ODD_STATUSES = (200, 400, 403, 404, 500, 502, 503)
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+# An image's first bytes, by its subtype: an image download must bring an image.
+IMAGE_SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF89a"}
 # Ids quoted as text (vendor notes 1.5), in digits that str.isdigit() accepts.
 DIGITS = ("0123456789", "０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 XML = '<?xml version="1.0"?>\n<msg><img aeskey="00" cdnmidimgurl="00" length="1" md5="00"/></msg>'
@@ -194,12 +196,12 @@ def allowed_replies(call: ClientCall) -> st.SearchStrategy[Reply]:
                           | from_schema(content["schema"], resolver, extra_properties=True))
                 choices.append(st.builds(Reply.of_json, st.just(status), headers,
                                          bodies.filter(call.validator(status).is_valid)))
-            else:  # image/*: random bytes, as some image/... type
+            else:  # image/*: an image's first bytes, then random ones, as that image type
                 choices.append(st.builds(
-                    lambda status, headers, kind, data: Reply(
-                        status, {**headers, "Content-Type": kind}, data, data),
-                    st.just(status), headers, st.sampled_from(["png", "jpeg", "gif"]).map(
-                        lambda kind, media=media: media.replace("*", kind)),
+                    lambda status, headers, kind, data, media=media: Reply(
+                        status, {**headers, "Content-Type": media.replace("*", kind)},
+                        IMAGE_SIGNATURES[kind] + data, IMAGE_SIGNATURES[kind] + data),
+                    st.just(status), headers, st.sampled_from(list(IMAGE_SIGNATURES)),
                     from_schema(content["schema"], resolver)))
     return st.one_of(choices)
 

@@ -23,6 +23,7 @@ from chatimg import (
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGE_PATH = "/open-apis/im/v1/images/img_v3_key"
 RATE_LIMITED = {"code": 99991400, "msg": "request trigger frequency limit"}
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"  # a PNG as far as the client looks
 
 
 class StubLark:
@@ -44,7 +45,7 @@ class StubLark:
                                              "tenant_access_token": f"t-{self.tokens_granted}"})
         if self.replies:
             return self.replies.pop(0)
-        return httpx.Response(200, content=b"\x89PNG", headers={"Content-Type": "image/png"})
+        return httpx.Response(200, content=PNG, headers={"Content-Type": "image/png"})
 
     def image_calls(self) -> list[str | None]:
         return [token for path, token in self.calls if path != TOKEN_PATH]
@@ -78,7 +79,7 @@ def lark_error(code: int, status: int = 400, **error: str) -> httpx.Response:
 def test_rate_limited_call_waits_the_reset_seconds_and_succeeds() -> None:
     sleeps = Sleeps()
     stub = StubLark(rate_limited(reset="1"))
-    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == b"\x89PNG"
+    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == PNG
     assert sleeps == [1.0]
     assert len(stub.image_calls()) == 2
 
@@ -108,7 +109,7 @@ def test_persistent_rate_limit_stops_before_the_total_wait_bound() -> None:
 def test_rate_limit_code_on_http_400_is_waited_out_too() -> None:
     sleeps = Sleeps()
     stub = StubLark(rate_limited(status=400, reset="1"))
-    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == b"\x89PNG"
+    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == PNG
     assert sleeps == [1.0]
 
 
@@ -116,7 +117,7 @@ def test_rate_limit_without_reset_header_backs_off_doubling() -> None:
     sleeps = Sleeps()
     stub = StubLark(rate_limited(reset=None), rate_limited(reset=None))
     client = client_for(stub, sleep=sleeps, rate_limit=RateLimitPolicy(backoff=0.5))
-    assert client.download_image("img_v3_key") == b"\x89PNG"
+    assert client.download_image("img_v3_key") == PNG
     assert sleeps == [0.5, 1.0]
 
 
@@ -129,7 +130,7 @@ def test_rate_limited_token_request_is_waited_out() -> None:
             return limited_once.pop()
         return StubLark()(request)
 
-    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == b"\x89PNG"
+    assert client_for(stub, sleep=sleeps).download_image("img_v3_key") == PNG
     assert sleeps == [1.0]
 
 
@@ -139,7 +140,7 @@ def test_rate_limited_token_request_is_waited_out() -> None:
 @pytest.mark.parametrize("code", [99991663, 99991661, 99991664, 99991671])
 def test_rejected_token_is_replaced_once_and_the_call_retried(code: int) -> None:
     stub = StubLark(lark_error(code))
-    assert client_for(stub).download_image("img_v3_key") == b"\x89PNG"
+    assert client_for(stub).download_image("img_v3_key") == PNG
     assert stub.image_calls() == ["Bearer t-1", "Bearer t-2"]
 
 

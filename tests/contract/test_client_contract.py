@@ -110,6 +110,7 @@ def test_a_lark_client_that_takes_any_200_for_image_bytes_is_found(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("chatimg._lark_replies.is_payload",
                         lambda response: response.is_success)
+    monkeypatch.setattr("chatimg._lark_replies.is_image", lambda head: True)
 
     message = found("lark.getImage", allowed=False)
 
