@@ -2,7 +2,8 @@
 
 One ``RuleBasedStateMachine`` per vendor. Invariants: what comes back is byte-for-byte what was
 stored; md5 and sizes in replies agree with the bytes; deleted or foreign Lark images fail with
-their codes; nothing stored is ever lost.
+their codes; nothing stored is ever lost. A machine reasons only about the images and messages
+it made itself, so it runs beside whatever the server already holds.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ class StateLost(AssertionError):
 
 
 def start_clean(target: Target) -> None:
-    """Each run of a machine starts from an empty server where the server can be reset (the
-    mock), so that hypothesis can replay and shrink a failure the same way every time."""
-    if target.simulates_users:
-        target.client.post("/__admin/reset")
+    """Each run of a machine starts from an empty server where the kit may reset it, so that
+    hypothesis replays and shrinks a failure against the same state every time."""
+    if target.simulates_users and target.may_reset:
+        target.admin("POST", "/__admin/reset")
 
 
 def _size(data: bytes) -> tuple[int, int]:
@@ -111,7 +112,7 @@ def gewe_machine(target: Target) -> type[RuleBasedStateMachine]:
         def receive_image(self, name: str, hd: bool, group: bool) -> ReceivedImage:
             body = {"fromUser": "wxid_model_user", "account": creds.gewe_app_id, "fixture": name,
                     "hd": hd, **({"chatroom": "10001@chatroom"} if group else {})}
-            message = target.client.post("/__admin/gewe/messages", json=body).json()
+            message = target.admin("POST", "/__admin/gewe/messages", json=body).json()
             image = ReceivedImage(fixture_image(name), message["content"], hd)
             self.held.append(image)
             return image
@@ -163,7 +164,7 @@ def wid_machine(target: Target) -> type[RuleBasedStateMachine]:
 
         @rule(target=received, name=st.sampled_from(FIXTURES), hd=st.booleans())
         def receive_image(self, name: str, hd: bool) -> tuple[dict, bytes, bool]:
-            message = target.client.post("/__admin/wid/messages", json={
+            message = target.admin("POST", "/__admin/wid/messages", json={
                 "fromUser": "wxid_model_user", "account": creds.wid_id, "fixture": name,
                 "hd": hd}).json()
             return message, fixture_image(name), hd
@@ -267,7 +268,7 @@ def lark_machine(target: Target, apps: list[tuple[str, str]]) -> type[RuleBasedS
         @precondition(lambda self: target.simulates_users)
         @rule(upload=uploads)
         def delete(self, upload: Upload) -> None:
-            target.client.delete(f"/__admin/lark/images/{upload.key}")
+            target.admin("DELETE", f"/__admin/lark/images/{upload.key}")
             self.deleted.add(upload.key)
 
         @rule()

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from chatimg import ChatImageError, SentImage
+from mockserver.admin import ADMIN_TOKEN_HEADER
 from mockserver.config import MockConfig
 from mockserver.data_files import fixture_image
 
@@ -21,6 +22,7 @@ class Credentials:
     wid_id: str
     lark_app_id: str
     lark_app_secret: str
+    admin_token: str | None = None
 
     @classmethod
     def from_config(cls, config: MockConfig) -> Credentials:
@@ -29,7 +31,7 @@ class Credentials:
         return cls(gewe_token=config.gewe.tokens[0], gewe_app_id=config.gewe.devices[0].app_id,
                    wid_authorization=config.wid.authorizations[0],
                    wid_id=config.wid.instances[0].w_id, lark_app_id=app.app_id,
-                   lark_app_secret=app.app_secret)
+                   lark_app_secret=app.app_secret, admin_token=config.admin_token)
 
 
 @dataclass
@@ -38,11 +40,14 @@ class Target:
 
     ``simulates_users`` says whether the server has the mock's admin routes, so tests can make
     a user send the bot an image; a real service has not, and those checks are skipped.
+    ``may_reset`` lets the stateful checks wipe the server first: only for a server the kit
+    started, or one whose owner allowed it, since the reset forgets every stored image.
     """
 
     base_url: str
     credentials: Credentials
     simulates_users: bool = True
+    may_reset: bool = False
     timeout: float = 30.0
     _client: httpx.Client | None = field(default=None, repr=False)
     _lark_token: str | None = field(default=None, repr=False)
@@ -60,6 +65,31 @@ class Target:
 
     def send(self, request: httpx.Request) -> httpx.Response:
         return self.client.send(request)
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call one of the mock's ``/__admin`` routes, with the admin token when one is set."""
+        token = self.credentials.admin_token
+        headers = {ADMIN_TOKEN_HEADER: token} if token else None
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def why_no_user_simulation(self) -> str | None:
+        """Why the server cannot play users (it lacks the mock's admin routes), or None if it can.
+
+        Raises ``httpx.HTTPError`` when nothing answers at all.
+        """
+        probe = "GET /__admin/credentials"
+        reply = self.admin("GET", "/__admin/credentials")
+        if reply.status_code == 401:
+            return f"{probe} answered HTTP 401: give its admin token in CHATIMG_ADMIN_TOKEN"
+        if reply.status_code != 200:
+            return f"{probe} answered HTTP {reply.status_code}"
+        try:
+            body = reply.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not {"gewe", "wid", "lark"} <= body.keys():
+            return f"{probe} answered {reply.text[:60]!r}, not the mock's credentials"
+        return None
 
     def lark_token(self, refresh: bool = False) -> str:
         if self._lark_token is None or refresh:
@@ -99,11 +129,11 @@ class Target:
         if upload.status_code == 200:
             known["image_key"] = [upload.json()["data"]["image_key"]]
         if self.simulates_users:
-            received = self.client.post("/__admin/wid/messages", json={
+            received = self.admin("POST", "/__admin/wid/messages", json={
                 "fromUser": "wxid_contract", "account": creds.wid_id}).json()
             known["content"] = [received["content"]]
             known["msgId"] = [received["msgId"]]
-            gewe = self.client.post("/__admin/gewe/messages", json={
+            gewe = self.admin("POST", "/__admin/gewe/messages", json={
                 "fromUser": "wxid_contract", "account": creds.gewe_app_id, "hd": False}).json()
             known.setdefault("xml", []).append(gewe["xml"])
         return known
