@@ -6,12 +6,15 @@ The defaults work out of the box: ``serve`` prints them, and the README's walk-t
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -119,6 +122,8 @@ class MockConfig:
     # Base of the URLs the mock hands out (fileUrl, getMsgImg data); None: the request's host.
     public_url: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
+    # A request that sends nothing for this long while its headers or body are due is given up.
+    request_timeout_seconds: float = 10.0
     # Hosts whose imgUrl the mock may really fetch; any other URL gets a placeholder image.
     fetch_allow_hosts: tuple[str, ...] = ()
     # When set, /__admin routes need it in the X-Chatimg-Admin-Token header.
@@ -142,8 +147,7 @@ class MockConfig:
         """Defaults, then the file at ``path`` (or ``$CHATIMG_CONFIG``), then ``CHATIMG_*`` vars."""
         env = os.environ if env is None else env
         path = path or env.get(ENV_PREFIX + "CONFIG")
-        settings: dict[str, Any] = _read_file(Path(path)) if path else {}
-        config = _build(cls, settings, "config")
+        config = _from_file(cls, Path(path)) if path else cls()
         return config.with_env(env)
 
     def with_env(self, env: Mapping[str, str]) -> MockConfig:
@@ -155,9 +159,12 @@ class MockConfig:
         if value := get("HOST"):
             config = dataclasses.replace(config, host=value)
         if value := get("PORT"):
-            config = dataclasses.replace(config, port=_to_int(value, ENV_PREFIX + "PORT"))
+            name = ENV_PREFIX + "PORT"
+            config = dataclasses.replace(config, port=check_port(_to_int(value, name), name))
         if value := get("PUBLIC_URL"):
-            config = dataclasses.replace(config, public_url=value.rstrip("/"))
+            public_url = value.rstrip("/")
+            _check_public_url(public_url, ENV_PREFIX + "PUBLIC_URL")
+            config = dataclasses.replace(config, public_url=public_url)
         if value := get("FETCH_ALLOW_HOSTS"):
             hosts = tuple(h.strip() for h in value.split(",") if h.strip())
             config = dataclasses.replace(config, fetch_allow_hosts=hosts)
@@ -212,39 +219,95 @@ class MockConfig:
         }
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    try:
-        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix or 'YAML'}: {exc}") from exc
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top")
-    return loaded
+def check_port(value: int, where: str) -> int:
+    """``value`` if a server can listen on it (0: any free port); ``where`` names its source."""
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{where} must be a port number from 0 to 65535, not {value}")
+    return value
 
 
 T = TypeVar("T")
 
 
-def _build(cls: type[T], settings: Any, where: str) -> T:
-    """Build a config dataclass from a mapping, refusing unknown keys with their place."""
-    if not isinstance(settings, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(settings) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}")
-    values = {name: _convert(fields[name].type, value, f"{where}.{name}")
-              for name, value in settings.items()}
+@dataclass
+class _Problems:
+    """What is wrong with a settings file, gathered so that one error lists all of it."""
+
+    unknown: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.unknown) + len(self.invalid)
+
+    def __str__(self) -> str:
+        unknown = [f"unknown setting{'s' if len(self.unknown) > 1 else ''}: "
+                   + ", ".join(self.unknown)] if self.unknown else []
+        return "; ".join(unknown + self.invalid)
+
+
+def _from_file(cls: type[T], path: Path) -> T:
+    problems = _Problems()
+    config = _build(cls, _read_file(path), "", problems)
+    if config is None:
+        raise ConfigError(f"{path}: {problems}")
+    return config
+
+
+def _read_file(path: Path) -> dict[Any, Any]:
     try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg}") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2024-13-01
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML{at}: {reason}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: must hold a mapping of settings at the top")
+    return loaded
+
+
+def _place(where: str, name: object) -> str:
+    return f"{where}.{name}" if where else str(name)
+
+
+def _build(cls: type[T], settings: Any, where: str, problems: _Problems) -> T | None:
+    """A config dataclass from a mapping, or None when ``problems`` got something to report."""
+    if not isinstance(settings, dict):
+        problems.invalid.append(f"{where} must be a mapping")
+        return None
+    found = len(problems)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in settings:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.unknown.append(_place(where, key) + hint)
+    problems.invalid.extend(
+        f"{_place(where, name)} is missing" for name, f in fields.items()
+        if name not in settings and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING)
+    values: dict[str, Any] = {}
+    for name, value in settings.items():
+        if name in fields:
+            place = _place(where, name)
+            try:
+                values[name] = _convert(fields[name].type, value, place, problems)
+                if check := _CHECKS.get(name):
+                    check(values[name], place)
+            except ConfigError as exc:
+                problems.invalid.append(str(exc))
+    return None if len(problems) > found else cls(**values)
 
 
 _NESTED = {"GeweConfig": GeweConfig, "WidConfig": WidConfig, "LarkConfig": LarkConfig}
@@ -252,14 +315,15 @@ _ITEMS = {"tuple[GeweDevice, ...]": GeweDevice, "tuple[WidInstance, ...]": WidIn
           "tuple[LarkApp, ...]": LarkApp}
 
 
-def _convert(type_name: Any, value: Any, where: str) -> Any:
+def _convert(type_name: Any, value: Any, where: str, problems: _Problems) -> Any:
     type_name = str(type_name)
     if type_name in _NESTED:
-        return _build(_NESTED[type_name], value, where)
+        return _build(_NESTED[type_name], value, where, problems)
     if type_name in _ITEMS:
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list")
-        return tuple(_build(_ITEMS[type_name], item, f"{where}[{i}]") for i, item in enumerate(value))
+        return tuple(_build(_ITEMS[type_name], item, f"{where}[{i}]", problems)
+                     for i, item in enumerate(value))
     if type_name == "tuple[str, ...]":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings")
@@ -267,11 +331,11 @@ def _convert(type_name: Any, value: Any, where: str) -> Any:
     if type_name == "tuple[float, ...]":
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list of numbers")
-        return tuple(_to_float(v, where) for v in value)
+        return tuple(_to_float(v, f"{where}[{i}]") for i, v in enumerate(value))
     if type_name == "Mapping[int, LarkErrorOverride]":
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must map error codes to {{status, msg}}")
-        return {_to_int(code, where): _build(LarkErrorOverride, item, f"{where}.{code}")
+        return {_to_int(code, where): _build(LarkErrorOverride, item, f"{where}.{code}", problems)
                 for code, item in value.items()}
     if type_name == "int" or type_name == "int | None" and value is not None:
         return _to_int(value, where)
@@ -288,15 +352,83 @@ def _to_float(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{where} must be a number")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{where} must be a finite number, not {number}")
+    return number
 
 
 def _to_int(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a whole number")
+    # int() would cut 1.5 to 1, and raise OverflowError for .inf.
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{where} must be a whole number, not {value!r}")
     try:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where} must be a whole number, not {value!r}") from None
+
+
+def _at_least(low: int) -> Callable[[Any, str], None]:
+    def check(value: float, where: str) -> None:
+        if value < low:
+            raise ConfigError(f"{where} must be at least {low}, not {value}")
+    return check
+
+
+def _one_of(*allowed: str) -> Callable[[Any, str], None]:
+    def check(value: str, where: str) -> None:
+        if value not in allowed:
+            raise ConfigError(f"{where} must be one of {', '.join(map(repr, allowed))}, "
+                              f"not {value!r}")
+    return check
+
+
+def _positive(value: float, where: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"{where} must be more than 0, not {value}")
+
+
+def _each_at_least_0(values: tuple[float, ...], where: str) -> None:
+    for i, value in enumerate(values):
+        _at_least(0)(value, f"{where}[{i}]")
+
+
+def _not_empty(values: tuple[str, ...], where: str) -> None:
+    if not values:
+        raise ConfigError(f"{where} must list at least one")
+
+
+def _check_public_url(value: str | None, where: str) -> None:
+    """An origin: the mock compares it with the scheme and host of URLs it is asked to fetch."""
+    if value is None:
+        return
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:  # not a number from 0 to 65535
+        port = 0
+    if (parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc
+            or port == 0 or value.rstrip("/") != f"{parts.scheme}://{parts.netloc}"):
+        raise ConfigError(f"{where} must be http(s)://host[:port], not {value!r}")
+
+
+# What a setting's value must satisfy, by its name wherever it appears.
+_CHECKS: dict[str, Callable[[Any, str], object]] = {
+    "port": check_port,
+    "public_url": _check_public_url,
+    "max_body_bytes": _at_least(1),
+    "request_timeout_seconds": _positive,
+    "journal_limit": _at_least(0),
+    "delivery_retry_seconds": _each_at_least_0,
+    "file_url_ttl_seconds": _at_least(0),
+    "token_ttl_seconds": _at_least(0),
+    "callback_timeout_seconds": _at_least(0),
+    "rate_limit_per_second": _at_least(0),
+    "rate_limit_per_minute": _at_least(0),
+    "tokens": _not_empty,
+    "authorizations": _not_empty,
+    "data_shape": _one_of("string", "object"),
+    "callback_format": _one_of("old", "new"),
+}
