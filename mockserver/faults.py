@@ -6,6 +6,7 @@ with a ``Prefer`` header; ``apply_fault`` turns the vendor's normal response int
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 import struct
@@ -16,6 +17,7 @@ from typing import Any
 from flask import Response
 
 MAX_DELAY_SECONDS = 30.0
+MAX_CHUNK_BYTES = 1024 * 1024
 # kind -> the parameters it takes (all numbers)
 FAULTS: dict[str, tuple[str, ...]] = {
     "latency": ("ms", "min_ms", "max_ms"),
@@ -42,16 +44,31 @@ def check_fault(fault: Mapping[str, Any]) -> dict[str, Any]:
         if name not in FAULTS[kind]:
             raise FaultError(f"fault {kind} takes no parameter {name!r}; it takes "
                              f"{', '.join(FAULTS[kind]) or 'none'}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise FaultError(f"fault parameter {name} must be a number, not {value!r}") from None
-        if number < 0:
-            raise FaultError(f"fault parameter {name} must not be negative")
-        checked[name] = number
-    if kind == "truncate" and not 0 <= checked.get("fraction", 0.5) < 1:
-        raise FaultError("truncate's fraction must be at least 0 and below 1")
+        checked[name] = _parameter(name, value)
     return checked
+
+
+def _parameter(name: str, value: Any) -> float | int:
+    """One parameter as a number within its bounds, so the call it fires on can apply it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FaultError(f"fault parameter {name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise FaultError(f"fault parameter {name} must be a finite number, not {value!r}")
+    if number < 0:
+        raise FaultError(f"fault parameter {name} must not be negative")
+    if name == "fraction" and not number < 1:
+        raise FaultError("truncate's fraction must be at least 0 and below 1")
+    if name == "chunk":
+        if not (number.is_integer() and 1 <= number <= MAX_CHUNK_BYTES):
+            raise FaultError(f"trickle's chunk must be a whole number of bytes from 1 to "
+                             f"{MAX_CHUNK_BYTES}, not {value!r}")
+        return int(number)
+    if name.endswith("ms") and number > MAX_DELAY_SECONDS * 1000:
+        raise FaultError(f"fault parameter {name} must be at most {MAX_DELAY_SECONDS * 1000:.0f}"
+                         f" ms, the longest a fault waits")
+    return number
 
 
 def delay_of(fault: Mapping[str, Any]) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -24,11 +25,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from flask import Request, Response, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Request, Response
 
 from .records import Delivery, JournalEntry
+from .state import requested_path
 from .store import Store
+from .validation import body_problem
 
 if TYPE_CHECKING:
     from flask.ctx import _AppCtxGlobals
@@ -45,33 +47,19 @@ BODY_TEXT_LIMIT = 2000
 # A JSON body up to this size is kept as its text until read; a bigger one is summarised at
 # once, so that no entry holds a big payload.
 RAW_TEXT_LIMIT = 32 * 1024
+# Levels of nesting a summary keeps; deeper arrays and objects are cut.
+SUMMARY_DEPTH = 32
 _counter = itertools.count()
 
 ReplyCode = Callable[[Any], Any]
+# What a store raises for a record it cannot encode (an unpaired surrogate is a
+# UnicodeEncodeError), as opposed to a store that is busy or gone.
+UNSTORABLE = (ValueError, TypeError, RecursionError)
 
 
 def mask(value: str) -> str:
     """Enough of a credential to tell two apart, not enough to use it."""
     return f"***{value[-4:]}" if len(value) > 8 else "***"
-
-
-def body_too_large() -> bool:
-    """Whether this request's body is over the cap: Werkzeug refuses every read of it."""
-    return _body_too_large(request._get_current_object(),  # type: ignore[attr-defined]
-                           g._get_current_object())
-
-
-def _body_too_large(current: Request, context: _AppCtxGlobals) -> bool:
-    """``body_too_large``, given the request and its ``g`` rather than their proxies."""
-    too_large: bool | None = context.get("body_too_large")
-    if too_large is None:
-        try:
-            current.get_data()
-            too_large = False
-        except RequestEntityTooLarge:
-            too_large = True
-        context.body_too_large = too_large
-    return too_large
 
 
 def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = ()) -> Any:
@@ -82,25 +70,36 @@ def summarise_body(data: bytes, content_type: str | None, secrets: Collection[st
     if _is_json(kind, data):
         try:
             return _shorten(json.loads(data), secrets)
-        except ValueError:
+        except (ValueError, RecursionError):  # summarised as text, like any unreadable JSON
             pass
     if kind.startswith("text/") or kind in ("application/json", "application/xml"):
         return _shorten(data.decode("utf-8", "replace"), secrets)
     return {"bytes": len(data), "content_type": kind or None}
 
 
-def _shorten(value: Any, secrets: Collection[str]) -> Any:
+def _shorten(value: Any, secrets: Collection[str], depth: int = 0) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:  # e.g. GeWe quotes a refused token in its reply
                 value = value.replace(secret, mask(secret))
-        return value if len(value) <= BODY_TEXT_LIMIT else value[:BODY_TEXT_LIMIT] + "…"
+        return _printable(value if len(value) <= BODY_TEXT_LIMIT
+                          else value[:BODY_TEXT_LIMIT] + "…")
+    if isinstance(value, dict | list) and depth >= SUMMARY_DEPTH:
+        return "…"  # cut, as a long string is: a reader's stack (and JSON encoder) has limits
     if isinstance(value, dict):
-        return {k: mask(v) if k in SECRET_FIELDS and isinstance(v, str) else _shorten(v, secrets)
-                for k, v in value.items()}
+        return {_printable(k): mask(v) if k in SECRET_FIELDS and isinstance(v, str)
+                else _shorten(v, secrets, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shorten(v, secrets) for v in value]
+        return [_shorten(v, secrets, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # "NaN", "Infinity": JSON has no such numbers to serve
     return value
+
+
+def _printable(text: str) -> str:
+    """``text`` with unpaired surrogates (which JSON escapes can spell) written as escapes:
+    they cannot be encoded, so neither stored nor served."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Secrets:
@@ -212,13 +211,32 @@ class JournalWriter:
             return
         try:
             self.store.save_many(pending)
+        except UNSTORABLE:
+            # One entry the store cannot encode must neither hold back the others nor come
+            # back at every flush: each is tried alone, and one refused is dropped.
+            self._save_each(pending)
         except Exception:
-            with self._lock:  # kept for the next flush, not lost
-                self._pending[:0] = pending
+            self._keep(pending)
             raise
         self._untrimmed += len(pending)
         if self._untrimmed * 10 >= self._limit:
             self._trim()
+
+    def _save_each(self, entries: list[JournalEntry]) -> None:
+        for position, entry in enumerate(entries):
+            try:
+                self.store.save(entry)
+            except UNSTORABLE:
+                log.warning("journal entry %s dropped: the store cannot hold it",
+                            entry.entry_id, exc_info=True)
+            except Exception:
+                self._keep(entries[position:])
+                raise
+
+    def _keep(self, entries: list[JournalEntry]) -> None:
+        """Entries the store could not take now (busy or gone), for the next flush."""
+        with self._lock:
+            self._pending[:0] = entries
 
     def stop(self) -> None:
         self._stopped = True
@@ -252,7 +270,7 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
     ``request`` and ``context`` (its ``g``: when it started, the scenario that applied) are the
     objects themselves: each use of Flask's proxies of them costs a lookup."""
     environ = request.environ
-    if "multipart/" in environ.get("CONTENT_TYPE", "") or _body_too_large(request, context):
+    if "multipart/" in environ.get("CONTENT_TYPE", "") or body_problem(request) is not None:
         request_body: Any = {"bytes": request.content_length,
                              "content_type": request.mimetype or None}
         request_type = None
@@ -264,7 +282,7 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
     now = time.time_ns()
     writer.add(JournalEntry(
         entry_id=f"{now:020d}-{os.getpid()}-{next(_counter)}", time=now / 1e9, api=api.spec_name,
-        operation=operation, method=request.method, path=request.path,
+        operation=operation, method=request.method, path=requested_path(request),
         query=request.query_string.decode("latin-1"), request_headers=_request_headers(request),
         request_body=request_body, status=response.status_code,
         vendor_code=None if response_type is not None else api.reply_code(response_body),
@@ -323,7 +341,17 @@ def matches(entry: JournalEntry, expected: Mapping[str, Any]) -> bool:
 
 
 class JournalView:
-    """The journal as a test reads it: ``server.journal.assert_called("postImage", times=2)``."""
+    """The journal as a test reads it: ``server.journal.assert_called("postImage", times=2)``.
+
+    A failed assertion shows the journal, one line per call, then the near misses (when too
+    few calls matched): calls of the operation whose body differs, with the expected fields
+    that differ and the body. Bounded however full the journal: the latest ``SHOWN_ENTRIES`` calls, the first
+    ``SHOWN_NEAR_MISSES`` near misses, bodies cut to ``SHOWN_BODY_CHARS``.
+    """
+
+    SHOWN_ENTRIES = 20
+    SHOWN_NEAR_MISSES = 10
+    SHOWN_BODY_CHARS = 300
 
     def __init__(self, writer: JournalWriter):
         self._writer = writer
@@ -338,19 +366,62 @@ class JournalView:
                       **body: Any) -> list[JournalEntry]:
         """Entries of ``operation`` whose request body has ``body``'s fields; fails readably
         when there are none, or not exactly ``times``."""
-        found = self.entries(operation, **body)
-        if (times is None and not found) or (times is not None and len(found) != times):
-            seen = _describe(query(self._writer))
-            wanted = "at least once" if times is None else f"{times} time(s)"
-            raise AssertionError(f"expected {operation} {wanted} with {body or 'any body'}, "
-                                 f"found {len(found)}; the journal holds:\n{seen}")
-        return found
+        __tracebackhide__ = True  # pytest shows the test's line, not this one
+        seen = query(self._writer)
+        calls = [e for e in seen if e.operation == operation]
+        found = [e for e in calls if matches(e, body)]
+        if (times is None and found) or len(found) == times:
+            return found
+        wanted = "at least once" if times is None else f"{times} time(s)"
+        report = (f"expected {operation} {wanted} with {body or 'any body'}, found {len(found)}; "
+                  f"the journal holds:\n{_describe(seen, self.SHOWN_ENTRIES)}")
+        if len(found) < (1 if times is None else times):
+            report += self._near_misses(operation, [e for e in calls if not matches(e, body)],
+                                        body)
+        raise AssertionError(report)
 
     def assert_not_called(self, operation: str, **body: Any) -> None:
+        __tracebackhide__ = True
         self.assert_called(operation, times=0, **body)
 
+    def _near_misses(self, operation: str, misses: list[JournalEntry],
+                     expected: Mapping[str, Any]) -> str:
+        if not misses:
+            return ""
+        lines = [f"near misses: {len(misses)} {operation} call(s) with another body"]
+        for entry in misses[:self.SHOWN_NEAR_MISSES]:
+            lines.append(f"  {entry.method} {entry.path} -> {entry.status} "
+                         f"code={entry.vendor_code}")
+            for path, value in expected.items():
+                difference = self._difference(entry.request_body, path, value)
+                if difference:
+                    lines.append(f"    {path}: {difference}")
+            body = json.dumps(entry.request_body, ensure_ascii=False, default=str)
+            lines.append(f"    body: {self._cut(body, self.SHOWN_BODY_CHARS)}")
+        if len(misses) > self.SHOWN_NEAR_MISSES:
+            lines.append(f"  … {len(misses) - self.SHOWN_NEAR_MISSES} more")
+        return "\n" + "\n".join(lines)
 
-def _describe(entries: Iterable[JournalEntry]) -> str:
-    lines = [f"  {e.method} {e.path} ({e.operation}) -> {e.status} code={e.vendor_code}"
-             for e in entries]
+    @classmethod
+    def _difference(cls, body: Any, path: str, expected: Any) -> str | None:
+        """How a body's field at a dotted path differs from ``expected``; None if it does not."""
+        for part in path.split("."):
+            if not isinstance(body, Mapping) or part not in body:
+                return f"expected {cls._cut(repr(expected))}, absent from the body"
+            body = body[part]
+        if body == expected:
+            return None
+        return f"expected {cls._cut(repr(expected))}, got {cls._cut(repr(body))}"
+
+    @staticmethod
+    def _cut(text: str, limit: int = 80) -> str:
+        return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _describe(entries: list[JournalEntry], limit: int) -> str:
+    """One line per entry, the latest ``limit`` of them."""
+    shown = entries[-limit:]
+    lines = [f"  … {len(entries) - len(shown)} earlier"] if len(shown) < len(entries) else []
+    lines += [f"  {e.method} {e.path} ({e.operation}) -> {e.status} code={e.vendor_code}"
+              for e in shown]
     return "\n".join(lines) or "  (nothing)"

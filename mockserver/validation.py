@@ -8,6 +8,8 @@ words in its own envelope.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from openapi_core.validation.request import exceptions as request_errors
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import OAS30WriteValidator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from .errors import RequestProblem
 from .schema_check import Check, compile_check
@@ -89,7 +91,8 @@ class RequestValidator:
     on the same parsed body. A request the fast path accepts is one openapi-core accepts,
     with the same values (the fast path is only ever stricter, and differential tests hold it
     to that); anything it does not accept goes to openapi-core, so refusals are openapi-core's
-    own, word for word.
+    own, word for word. Save one kind: both paths first read a JSON body with ``read_json``,
+    which refuses the JSON that a careful vendor refuses and Python's json takes.
     """
 
     def __init__(self, spec: ApiSpec):
@@ -98,12 +101,9 @@ class RequestValidator:
                       if (fast := _FastPath.compile(spec, op)) is not None}
 
     def validate(self, operation: Operation, request: Request) -> ValidRequest:
-        try:
-            request.get_data()  # read (and cap) the body once, before anyone looks at it
-        except RequestEntityTooLarge as exc:
-            raise RequestProblem("body", None, "too_large",
-                                 f"the body is larger than {request.max_content_length} bytes"
-                                 ) from exc
+        problem = body_problem(request)
+        if problem is not None:
+            raise problem
         fast = self._fast.get(operation.operation_id)
         if fast is not None:
             valid = fast.validate(request)
@@ -112,8 +112,16 @@ class RequestValidator:
         return self.validate_with_openapi_core(operation, request)
 
     def validate_with_openapi_core(self, operation: Operation, request: Request) -> ValidRequest:
+        wrapped = _OpenAPIRequest(request, operation)
+        raw = request.get_data()
+        if raw and _kind(wrapped.content_type) == "application/json":
+            try:  # openapi-core reads JSON as Python's json does, which is too lenient
+                read_json(raw)
+            except json.JSONDecodeError as exc:  # (openapi-core would quote the whole body)
+                raise _unreadable(f"it is not JSON ({exc.msg}, line {exc.lineno} column "
+                                  f"{exc.colno}); it begins {_quote(raw)}") from None
         try:
-            result = self._spec.openapi.unmarshal_request(_OpenAPIRequest(request, operation))
+            result = self._spec.openapi.unmarshal_request(wrapped)
         except Exception as exc:  # openapi-core asserts on some malformed bodies (multipart)
             raise RequestProblem("body", None, "invalid",
                                  f"the request body cannot be read: {_text(exc)}") from exc
@@ -180,13 +188,13 @@ class _FastPath:
         body = None
         if self._body_check is not None:
             content_type = request.content_type
-            if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+            if content_type and _kind(content_type) != "application/json":
                 return None
             raw = request.get_data()
             if not raw:
                 return None
             try:
-                body = json.loads(raw)
+                body = read_json(raw)
             except ValueError:
                 return None
             if not self._body_check(body):
@@ -195,6 +203,91 @@ class _FastPath:
         elif self._body_required:
             return None
         return ValidRequest(path=path, body=body)
+
+
+QUOTE_CHARS = 60  # of a body, at most, in an error message
+_BODY_PROBLEM = "chatimg.body_problem"  # environ: what body_problem found, once read
+
+
+def body_problem(request: Request) -> RequestProblem | None:
+    """What kept this request's body from being read whole, or None; read once, as a body
+    over the cap is refused on every read, and one that stalled would stall again."""
+    environ = request.environ
+    if _BODY_PROBLEM not in environ:
+        problem = None
+        try:
+            request.get_data()
+        except RequestEntityTooLarge:
+            problem = RequestProblem("body", None, "too_large", f"the body is larger than "
+                                     f"{request.max_content_length} bytes")
+        except ClientDisconnected:  # a read timed out (the client stalled) or found the end
+            problem = RequestProblem("body", None, "invalid", "the request body stopped "
+                                     "before its end: the client stalled or went away")
+        environ[_BODY_PROBLEM] = problem
+    return environ[_BODY_PROBLEM]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_json(raw: bytes) -> Any:
+    """A JSON body as a careful vendor's parser (Jackson, Go's encoding/json) reads it.
+
+    Python's json takes what they refuse, and what the mock could not answer or journal:
+    NaN and Infinity, numbers beyond a double (read as inf), unpaired surrogates (as a
+    ``\\ud800`` escape, or encoded as bytes), nesting deep enough to exhaust the stack.
+    Those raise ``RequestProblem``; a body that is not JSON at all raises ``ValueError``.
+    """
+    try:  # strict, where json.loads would let encoded surrogates through
+        text = raw.decode(json.detect_encoding(raw))
+    except UnicodeDecodeError as exc:
+        raise _unreadable(str(exc)) from None
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise _unreadable("it is nested too deeply") from None
+    if text.find("\\u") >= 0 and _holds_lone_surrogate(value):
+        raise _unreadable("a string holds an unpaired surrogate escape (\\ud800-\\udfff)")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _unreadable(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _unreadable(f"the number {text[:40]} is beyond the range of a double")
+    return number
+
+
+# One decoder: json.loads with options builds a new one per call (twice the cost of a parse).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether any string or key holds one; iterative, as the value may be deeply nested."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
+def _unreadable(reason: str) -> RequestProblem:
+    return RequestProblem("body", None, "invalid", f"the request body cannot be read: {reason}")
+
+
+def _kind(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
 
 
 class _Inliner:
@@ -304,11 +397,19 @@ def _body_problem(error: Exception) -> RequestProblem:
 
 
 def _text(error: BaseException) -> str:
-    # openapi-core's deserialisation errors decode the body to describe it, which can fail
+    """An error's text, cut short: openapi-core's may quote a whole body (and decoding it to
+    do so can fail)."""
     try:
-        return str(error)
+        text = str(error)
     except Exception:  # noqa: BLE001
         return type(error).__name__
+    return text if len(text) <= QUOTE_CHARS * 2 else text[:QUOTE_CHARS * 2] + "…"
+
+
+def _quote(raw: bytes) -> str:
+    """The start of a body, for an error message."""
+    text = raw[:QUOTE_CHARS].decode("utf-8", "replace")
+    return repr(text + "…" if len(raw) > QUOTE_CHARS else text)
 
 
 def _missing_property(error: Any) -> str:

@@ -455,8 +455,8 @@ def test_assert_called_passes_with_the_matching_entries(server: LiveServer,
     assert [e.status for e in found] == [200, 200]
 
 
-def test_assert_called_fails_with_a_message_listing_the_journal(server: LiveServer,
-                                                               http: httpx.Client) -> None:
+def test_assert_called_fails_with_a_message_listing_the_journal_and_the_near_misses(
+        server: LiveServer, http: httpx.Client) -> None:
     post_image(http, "x")
     post_image(http, "y")
     with pytest.raises(AssertionError) as raised:
@@ -464,7 +464,11 @@ def test_assert_called_fails_with_a_message_listing_the_journal(server: LiveServ
     assert str(raised.value) == (
         "expected postImage 2 time(s) with {'toWxid': 'x'}, found 1; the journal holds:\n"
         f"  POST {POST_IMAGE} (postImage) -> 200 code=200\n"
-        f"  POST {POST_IMAGE} (postImage) -> 200 code=200")
+        f"  POST {POST_IMAGE} (postImage) -> 200 code=200\n"
+        "near misses: 1 postImage call(s) with another body\n"
+        f"  POST {POST_IMAGE} -> 200 code=200\n"
+        "    toWxid: expected 'x', got 'y'\n"
+        f'    body: {{"appId": "{GEWE_APP_ID}", "toWxid": "y", "imgUrl": "http://x/10x10"}}')
 
 
 def test_assert_called_without_times_fails_when_never_called(server: LiveServer) -> None:

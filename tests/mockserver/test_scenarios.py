@@ -471,7 +471,7 @@ def test_older_rule_answers_before_a_newer_one(
     ({"operation": "getImage", "fault": {"fault": "reset", "ms": 3}},
      ["takes no parameter 'ms'"]),
     ({"operation": "getImage", "fault": {"fault": "truncate", "fraction": 1}},
-     ["fraction", "below 1"]),
+     ["fraction", "greater than or equal to the maximum of 1"]),
     ({"operation": "getImage"}, ["exactly one of error", "or fault"]),
     ({"operation": "getImage", "error": "234005", "fault": {"fault": "reset"}},
      ["exactly one of error", "or fault"]),

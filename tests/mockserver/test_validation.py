@@ -83,3 +83,42 @@ def test_fast_path_is_compiled_for_the_json_operations() -> None:
     assert fast["wid"] == {"getMsgImg", "setHttpCallbackUrl"}
     # upload is multipart; the message APIs take query parameters
     assert fast["lark"] == {"getTenantAccessToken", "getImage"}
+
+
+GEWE_APP_ID = MockConfig().gewe.devices[0].app_id
+# Python's json takes these; a careful vendor's parser (and so the mock) refuses them.
+NON_STANDARD_JSON = {
+    "NaN": (b"NaN", "NaN is not a JSON number"),
+    "-Infinity": (b"-Infinity", "-Infinity is not a JSON number"),
+    "overflow": (b"-1e400", "beyond the range of a double"),
+    "surrogate escape": (b'{"\\udfff": 1}', "unpaired surrogate"),
+    "encoded surrogate": (b'"\xed\xb0\x80"', "can't decode"),
+    "nesting": (b"[" * 100_000, "nested too deeply"),
+}
+JSON_OPERATIONS = {  # a fast-path operation, one openapi-core alone judges, an admin route
+    "postImage": ("gewe", "/gewe/v2/api/message/postImage",
+                  b'{"appId": "%s", "toWxid": "x", "imgUrl": "http://x/1x1", "note": %%s}'
+                  % GEWE_APP_ID.encode()),
+    "sendMessage": ("lark", "/open-apis/im/v1/messages?receive_id_type=open_id",
+                    b'{"receive_id": "ou_a", "msg_type": "image", "content": "{}", "note": %s}'),
+    "armRule": ("admin", "/__admin/rules",
+                b'{"operation": "postImage", "error": "x", "match": {"note": %s}}'),
+}
+
+
+@pytest.mark.parametrize("value, reason", NON_STANDARD_JSON.values(), ids=NON_STANDARD_JSON)
+@pytest.mark.parametrize("operation_id", JSON_OPERATIONS)
+def test_both_paths_refuse_json_a_careful_vendor_refuses(operation_id: str, value: bytes,
+                                                         reason: str) -> None:
+    name, path, template = JSON_OPERATIONS[operation_id]
+    spec = load_spec(name)
+    [operation] = [op for op in spec.operations if op.operation_id == operation_id]
+    validator = RequestValidator(spec)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer t-1"}
+    with APP.test_request_context(path, method="POST", data=template % value,
+                                  headers=headers) as context:
+        for validate in (validator.validate, validator.validate_with_openapi_core):
+            with pytest.raises(RequestProblem) as refused:
+                validate(operation, context.request)
+            assert (refused.value.location, refused.value.reason) == ("body", "invalid")
+            assert reason in refused.value.detail
