@@ -3,24 +3,32 @@
 Vendors need real image bytes: GeWe serves HD / normal / thumbnail copies of one picture,
 Lark stores TIFF and HEIC uploads as JPG, and unknown image ids still need something to show.
 Only Pillow touches image formats; any bytes it cannot read become `NotAnImage`.
+
+Decoded pixels can take nearly a thousand times the file's size (a 400 KB PNG of 9400x9400
+RGBA is 350 MB of pixels), so the work is bounded: sizes come from the header before any decode, bytes
+are decoded once per call and no larger than the call needs, the pixels being decoded at once
+across threads are limited (`PixelBudget`), and the memory is handed back afterwards.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import io
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["ImageInfo", "NotAnImage", "downscale", "placeholder", "probe", "thumbnail", "to_jpeg"]
+__all__ = ["ImageInfo", "NotAnImage", "downscale", "downscale_and_thumbnail", "header_info",
+           "placeholder", "probe", "thumbnail", "to_jpeg"]
 
 # The upload formats Lark lists (JPG, PNG, WEBP, GIF, BMP, ICO, TIFF, HEIC) plus AVIF.
 # An allow-list keeps Pillow from handing EPS to Ghostscript or parsing exotic formats.
@@ -28,6 +36,13 @@ _ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "ICO", "TIFF", "AVIF",
 _EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "TIFF": "tiff", "HEIF": "heic"}
 _JPEG_QUALITY = 85
 _PLACEHOLDER_MAX_SIDE = 4096
+# Pixels decoded at once across threads: one image at Pillow's default size limit (89.5 Mpx,
+# 350 MB as RGBA and as much again while it is resized), or several smaller ones.
+_DECODING_PIXELS = 100_000_000
+# After a decode this large the freed memory is handed back to the system.
+_LARGE_DECODE_PIXELS = 4_000_000
+# Modes Pillow resizes with a real filter ("P" and "1" only by nearest neighbour).
+_FILTERABLE_MODES = ("L", "LA", "RGB", "RGBA")
 
 
 class NotAnImage(ValueError):
@@ -45,88 +60,213 @@ class ImageInfo:
     extension: str
 
 
+def _image_info(image_format: str, width: int, height: int) -> ImageInfo:
+    return ImageInfo(format=image_format,
+                     mime_type=Image.MIME.get(image_format, "application/octet-stream"),
+                     width=width, height=height,
+                     extension=_EXTENSIONS.get(image_format, image_format.lower()))
+
+
+class PixelBudget:
+    """A semaphore weighted by pixel count, so that decodes running at once take bounded
+    memory: a decode waits while others hold the pixels it needs, and one larger than the
+    whole budget waits until it is alone."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        pixels = min(pixels, self._limit)
+        with self._changed:
+            self._changed.wait_for(lambda: self._held + pixels <= self._limit)
+            self._held += pixels
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= pixels
+                self._changed.notify_all()
+
+
+_DECODING = PixelBudget(_DECODING_PIXELS)
+T = TypeVar("T")
+
+
+class _Memo(Generic[T]):
+    """The latest results of image work, by the sha256 of the input bytes (not the bytes
+    themselves): a bot sending the same picture again costs a hash, not a decode."""
+
+    def __init__(self, size: int = 128) -> None:
+        self._results: OrderedDict[Hashable, T] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+            return self._results.get(key)
+
+    def put(self, key: Hashable, result: T) -> None:
+        with self._lock:
+            self._results[key] = result
+            if len(self._results) > self._size:
+                self._results.popitem(last=False)
+
+
+def _memoised(function: Callable[..., T]) -> Callable[..., T]:
+    memo: _Memo[T] = _Memo()
+
+    @functools.wraps(function)
+    def memoised(data: bytes, *args: Any, **kwargs: Any) -> T:
+        key = (hashlib.sha256(data).digest(), *args, *sorted(kwargs.items()))
+        result = memo.get(key)
+        if result is None:
+            result = function(data, *args, **kwargs)
+            memo.put(key, result)
+        return result
+
+    return memoised
+
+
+# What probe would answer for bytes decoded whole, or made here, already: not decoded again.
+_KNOWN = _Memo[ImageInfo]()
+
+
 @lru_cache(maxsize=1)
 def _openable_formats() -> tuple[str, ...]:
-    # Image.open raises KeyError for a format name with no plugin (AVIF or HEIF may be missing).
+    # A format name with no plugin has no opener (AVIF or HEIF may be missing).
     Image.init()
     return tuple(name for name in _ACCEPTED_FORMATS if name in Image.OPEN)
 
 
-def _decode(data: bytes, *, verify: bool = False) -> Image.Image:
-    """Fully decode `data`, so truncation and bombs surface here and not in a later step."""
-    if not data:
-        raise NotAnImage("empty body")
+@contextmanager
+def _read_errors_as_not_an_image() -> Iterator[None]:
     try:
-        # catch_warnings is process-global; the explicit pixel check below is what guarantees
-        # the limit when another thread restores the filters mid-call.
+        # catch_warnings is process-global; nothing relies on it but quiet logs.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the outcome is all we report
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if verify:  # verify() checks what load() skips (PNG chunk CRCs) but spends the image
-                with Image.open(io.BytesIO(data), formats=_openable_formats()) as checked:
-                    checked.verify()
-            image = Image.open(io.BytesIO(data), formats=_openable_formats())
-            width, height = image.size
-            if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
-                raise NotAnImage(f"{width}x{height} exceeds the decompression-bomb limit")
-            image.load()  # an animated image stays on frame 0
-            return image
+            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the outcome is what counts
+            yield
     except NotAnImage:
         raise
-    except Image.UnidentifiedImageError as error:  # its message carries a BytesIO repr
-        raise NotAnImage("not a recognised image format") from error
     except Exception as error:  # Pillow parsers raise OSError, SyntaxError, struct.error, ...
         raise NotAnImage(f"unreadable image: {error}") from error
+
+
+def _opened(data: bytes) -> Image.Image:
+    """`data` parsed up to its pixels: format, mode and size, and no size limit yet (Image.open
+    would refuse a size above twice Pillow's limit without saying what it is)."""
+    if not data:
+        raise NotAnImage("empty body")
+    error: NotAnImage | None = None
+    for name in _openable_formats():  # Image.open's loop, less its size check
+        factory, accept = Image.OPEN[name]
+        accepted = accept(data[:16]) if accept else True
+        if not accepted or isinstance(accepted, str):  # a str: a format known but not readable
+            continue
+        try:
+            with _read_errors_as_not_an_image():
+                return factory(io.BytesIO(data))
+        except NotAnImage as failed:
+            error = failed
+    raise error or NotAnImage("not a recognised image format")
+
+
+def header_info(data: bytes) -> ImageInfo:
+    """Format and size as the header states them, without decoding and without a size limit:
+    what a vendor checks first. The pixels may still be damaged; `probe` finds out."""
+    with _opened(data) as image:
+        return _image_info(image.format or "", image.width, image.height)
+
+
+@contextmanager
+def _decoded(data: bytes, min_side: int | None = None) -> Iterator[tuple[Image.Image, ImageInfo]]:
+    """`data` checked and decoded whole, so damage surfaces here and not in a later step, and
+    what its header says. A JPEG is decoded smaller where it stays at least twice `min_side` on
+    each side (Image.thumbnail's choice). Within the decode budget; the memory is handed back
+    afterwards. Errors of the work on the pixels are `NotAnImage` too."""
+    with _opened(data) as image:
+        width, height = image.size
+        if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            raise NotAnImage(f"{width}x{height} exceeds the decompression-bomb limit")
+        with _read_errors_as_not_an_image():
+            with _opened(data) as checked:
+                checked.verify()  # what load() skips (PNG chunk CRCs); it spends the image
+            if min_side:
+                image.draft(None, (2 * min_side, 2 * min_side))
+        pixels = image.width * image.height
+        with _DECODING.hold(pixels):
+            try:
+                with _read_errors_as_not_an_image():
+                    image.load()  # an animated image stays on frame 0
+                info = _image_info(image.format or "", width, height)
+                _KNOWN.put(hashlib.sha256(data).digest(), info)
+                yield image, info
+            except NotAnImage:
+                raise
+            except (OSError, ValueError) as error:
+                raise NotAnImage(f"cannot re-encode image: {error}") from error
+            finally:
+                image.close()  # its pixels go before the budget lets another decode in
+                if pixels >= _LARGE_DECODE_PIXELS:
+                    _hand_memory_back()
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim; None where the C library has none (musl, macOS, Windows)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def _hand_memory_back() -> None:
+    """Freed pixels would otherwise stay with the process: in Pillow's block cache (if
+    PILLOW_BLOCKS_MAX sets one) and in glibc's per-thread arenas, which keep what is freed."""
+    Image.core.clear_cache()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _has_transparency(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 
 
-def _flatten_on_white(image: Image.Image) -> Image.Image:
+def _flattened_on_white(image: Image.Image) -> Image.Image:
     """JPEG has no alpha; white is what chat clients show behind transparent pixels."""
     if not _has_transparency(image):
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
-    rgba = image.convert("RGBA")
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
     canvas = Image.new("RGB", rgba.size, (255, 255, 255))
-    canvas.paste(rgba, mask=rgba.getchannel("A"))
+    canvas.paste(rgba, mask=rgba)  # an RGBA mask is its alpha band: no copy of it
     return canvas
 
 
+def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+    """`image` fitted into max_side x max_side (aspect kept, never enlarged), in place where
+    the mode allows, so that any change of mode afterwards works on the small picture."""
+    if image.mode not in _FILTERABLE_MODES or "transparency" in image.info:
+        image = image.convert("RGBA" if _has_transparency(image) else "RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
 def _encode(image: Image.Image, image_format: str) -> bytes:
+    """The encoded bytes, known to `probe` from now on."""
     buffer = io.BytesIO()
     if image_format == "JPEG":
         image.save(buffer, "JPEG", quality=_JPEG_QUALITY)
     else:
         image.save(buffer, image_format)
-    return buffer.getvalue()
-
-
-_MEMO_SIZE = 128
-T = TypeVar("T")
-
-
-def _memoised(function: Callable[..., T]) -> Callable[..., T]:
-    """Remember results by the sha256 of the input bytes (not the bytes themselves), so that
-    a bot sending the same picture again costs a hash, not a decode and a resize."""
-    results: OrderedDict[tuple[Any, ...], T] = OrderedDict()
-    lock = threading.Lock()
-
-    @functools.wraps(function)
-    def memoised(data: bytes, *args: Any, **kwargs: Any) -> T:
-        key = (hashlib.sha256(data).digest(), *args, *sorted(kwargs.items()))
-        with lock:
-            if key in results:
-                results.move_to_end(key)
-                return results[key]
-        result = function(data, *args, **kwargs)
-        with lock:
-            results[key] = result
-            if len(results) > _MEMO_SIZE:
-                results.popitem(last=False)
-        return result
-
-    return memoised
+    encoded = buffer.getvalue()
+    _KNOWN.put(hashlib.sha256(encoded).digest(),
+               _image_info(image_format, image.width, image.height))
+    return encoded
 
 
 def _check_max_side(max_side: int) -> None:
@@ -134,23 +274,33 @@ def _check_max_side(max_side: int) -> None:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
 
 
-def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
-    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # keeps aspect, never enlarges
-    return image
+def _normal_copy(data: bytes, image: Image.Image, info: ImageInfo, max_side: int
+                 ) -> tuple[bytes, Image.Image]:
+    """What `downscale` answers, and the picture it shows, still decoded."""
+    if max(info.width, info.height) <= max_side:
+        return data, image
+    smaller = _shrunk(image, max_side)
+    if _has_transparency(smaller):  # JPEG would lose the alpha
+        return _encode(smaller.convert("RGBA"), "PNG"), smaller
+    return _encode(_flattened_on_white(smaller), "JPEG"), smaller
 
 
-@_memoised
+def _thumbnail_of(image: Image.Image, max_side: int) -> bytes:
+    return _encode(_flattened_on_white(_shrunk(image, max_side)), "JPEG")
+
+
 def probe(data: bytes) -> ImageInfo:
-    """Read format and size the way a vendor would before accepting an upload."""
-    image = _decode(data, verify=True)
-    image_format = image.format or ""
-    return ImageInfo(
-        format=image_format,
-        mime_type=Image.MIME.get(image_format, "application/octet-stream"),
-        width=image.width,
-        height=image.height,
-        extension=_EXTENSIONS.get(image_format, image_format.lower()),
-    )
+    """Read format and size the way a vendor would before accepting an upload.
+
+    Damaged bytes, and sizes past Pillow's decompression-bomb limit, are `NotAnImage`: the
+    bytes are decoded whole (a JPEG at an eighth of its size), unless this module has decoded
+    or made them already.
+    """
+    known = _KNOWN.get(hashlib.sha256(data).digest())
+    if known is not None:
+        return known
+    with _decoded(data, min_side=1) as (_, info):
+        return info
 
 
 @_memoised
@@ -160,15 +310,8 @@ def downscale(data: bytes, max_side: int) -> bytes:
     Transparent images become PNG (JPEG would lose the alpha), everything else JPEG.
     """
     _check_max_side(max_side)
-    image = _decode(data)
-    if max(image.size) <= max_side:
-        return data
-    try:
-        if _has_transparency(image):
-            return _encode(_shrunk(image.convert("RGBA"), max_side), "PNG")
-        return _encode(_shrunk(_flatten_on_white(image), max_side), "JPEG")
-    except (OSError, ValueError) as error:
-        raise NotAnImage(f"cannot re-encode image: {error}") from error
+    with _decoded(data, max_side) as (image, info):
+        return _normal_copy(data, image, info, max_side)[0]
 
 
 @_memoised
@@ -178,21 +321,28 @@ def thumbnail(data: bytes, max_side: int = 120) -> bytes:
     Always re-encoded, even when the image is already small, so the result is always JPEG.
     """
     _check_max_side(max_side)
-    image = _decode(data)
-    try:
-        return _encode(_shrunk(_flatten_on_white(image), max_side), "JPEG")
-    except (OSError, ValueError) as error:
-        raise NotAnImage(f"cannot re-encode image: {error}") from error
+    with _decoded(data, max_side) as (image, _):
+        return _thumbnail_of(image, max_side)
+
+
+@_memoised
+def downscale_and_thumbnail(data: bytes, max_side: int, thumb_side: int) -> tuple[bytes, bytes]:
+    """`downscale(data, max_side)` and `thumbnail(data, thumb_side)` from one decode: the
+    copies WeChat keeps of a received picture. The thumbnail is drawn from the smaller copy,
+    so `thumb_side` may not exceed `max_side`."""
+    _check_max_side(thumb_side)
+    if thumb_side > max_side:
+        raise ValueError(f"thumb_side {thumb_side} exceeds max_side {max_side}")
+    with _decoded(data, max_side) as (image, info):
+        normal, smaller = _normal_copy(data, image, info, max_side)
+        return normal, _thumbnail_of(smaller, thumb_side)
 
 
 @_memoised
 def to_jpeg(data: bytes) -> bytes:
     """Lark stores TIFF and HEIC uploads as JPG (im/v1/images create doc)."""
-    image = _decode(data)
-    try:
-        return _encode(_flatten_on_white(image), "JPEG")
-    except (OSError, ValueError) as error:
-        raise NotAnImage(f"cannot re-encode image: {error}") from error
+    with _decoded(data) as (image, _):
+        return _encode(_flattened_on_white(image), "JPEG")
 
 
 @lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ import secrets
 from . import images
 from .records import ImageMessage, StoredImage, Variant, image_key
 from .state import MockState
+from .store import digest_of
 from .wechat_xml import ImageRef, image_xml
 
 NORMAL_MAX_SIDE = 1080  # WeChat's "normal" copy is a recompressed picture of about this size
@@ -33,17 +34,18 @@ def new_msg_ids() -> tuple[int, int]:
     return secrets.randbelow(9 * 10**8) + 10**9, secrets.randbelow(9 * 10**17) + 10**18
 
 
-def store_variant(state: MockState, data: bytes) -> Variant:
+def variant_of(data: bytes) -> Variant:
+    """What a record keeps of a copy's bytes; the bytes are saved with the record."""
     info = images.probe(data)
-    digest = state.store.put_blob(data)
-    return Variant(digest=digest, length=len(data), width=info.width, height=info.height,
-                   content_type=info.mime_type, md5=hashlib.md5(data).hexdigest())
+    return Variant(digest=digest_of(data), length=len(data), width=info.width,
+                   height=info.height, content_type=info.mime_type,
+                   md5=hashlib.md5(data).hexdigest())
 
 
 def wechat_copies(data: bytes, *, hd: bool) -> dict[str, bytes]:
     """The copies WeChat keeps of a received picture: HD only when asked, always the others."""
-    copies = {"normal": images.downscale(data, NORMAL_MAX_SIDE),
-              "thumb": images.thumbnail(data, THUMB_MAX_SIDE)}
+    normal, thumb = images.downscale_and_thumbnail(data, NORMAL_MAX_SIDE, THUMB_MAX_SIDE)
+    copies = {"normal": normal, "thumb": thumb}
     if hd:
         copies["hd"] = data
     return copies
@@ -51,9 +53,9 @@ def wechat_copies(data: bytes, *, hd: bool) -> dict[str, bytes]:
 
 def new_image(state: MockState, *, vendor: str, owner: str, copies: dict[str, bytes],
               origin: str) -> StoredImage:
-    """The copies of one image, their bytes stored, under a new CDN file id and aeskey; the
-    caller saves the record (with the message it belongs to, in one write)."""
-    variants = {name: store_variant(state, data) for name, data in copies.items()}
+    """The copies of one image under a new CDN file id and aeskey; the caller saves the
+    record with the copies' bytes (and the message it belongs to, in one write)."""
+    variants = {name: variant_of(data) for name, data in copies.items()}
     return StoredImage(vendor=vendor, image_id=new_cdn_file_id(), owner=owner,
                        variants=variants, aes_key=new_aes_key(), origin=origin,
                        created_at=state.clock.now())
@@ -73,8 +75,8 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
 
     In a group the message comes from the group, and its content starts ``<sender>:\n``.
     """
-    image = new_image(state, vendor=vendor, owner=account, origin="received",
-                      copies=wechat_copies(data, hd=hd))
+    copies = wechat_copies(data, hd=hd)
+    image = new_image(state, vendor=vendor, owner=account, origin="received", copies=copies)
     variants = image.variants
     xml = image_xml(cdn_url=image.image_id, aes_key=image.aes_key, normal=variants["normal"],
                     thumb=variants["thumb"], hd=variants.get("hd"))
@@ -84,5 +86,5 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
         from_user=chatroom or sender, to_user=bot, image_id=image.image_id,
         xml=f"{sender}:\n{xml}" if chatroom else xml, create_time=int(state.clock.now()),
         direction="in", extra={"sender": sender, "clean_xml": xml})
-    state.store.save_many((image, message))
+    state.store.save_many((image, message), copies.values())
     return message, image

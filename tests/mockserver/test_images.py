@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from PIL import Image
 from mockserver.images import (
     ImageInfo,
     NotAnImage,
+    PixelBudget,
     downscale,
+    downscale_and_thumbnail,
+    header_info,
     placeholder,
     probe,
     thumbnail,
@@ -150,6 +154,29 @@ def test_damaged_fixtures_yield_a_result_or_not_an_image_never_another_error(nam
         pass
 
 
+# --- header_info -------------------------------------------------------------------------
+
+
+def test_header_info_reports_a_size_too_large_to_decode_without_decoding() -> None:
+    too_large = png_claiming_size(20_000, 20_000)  # and its pixel data is that of 400x400
+
+    assert header_info(too_large) == ImageInfo("PNG", "image/png", 20_000, 20_000, "png")
+    with pytest.raises(NotAnImage):
+        probe(too_large)
+
+
+def test_header_info_agrees_with_probe_on_a_whole_image() -> None:
+    landscape = fixture_bytes("landscape.jpg")
+
+    assert header_info(landscape) == probe(landscape)
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image at all"], ids=["empty", "text"])
+def test_header_info_rejects_what_is_not_an_image(data: bytes) -> None:
+    with pytest.raises(NotAnImage):
+        header_info(data)
+
+
 # --- downscale ---------------------------------------------------------------------------
 
 
@@ -227,6 +254,40 @@ def test_thumbnail_rejects_text() -> None:
         thumbnail(fixture_bytes("not-an-image.txt"))
 
 
+# --- downscale_and_thumbnail -------------------------------------------------------------
+
+
+def test_downscale_and_thumbnail_gives_what_each_gives_alone() -> None:
+    landscape = fixture_bytes("landscape.jpg")
+
+    normal, thumb = downscale_and_thumbnail(landscape, 1080, 120)
+
+    assert normal == downscale(landscape, 1080)
+    assert probe(thumb) == probe(thumbnail(landscape, 120))
+    assert probe(thumb) == ImageInfo("JPEG", "image/jpeg", 120, 90, "jpg")
+
+
+def test_downscale_and_thumbnail_keeps_an_image_that_fits_as_it_is() -> None:
+    square = fixture_bytes("square.png")
+
+    normal, thumb = downscale_and_thumbnail(square, 400, 120)
+
+    assert normal == square
+    assert probe(thumb) == ImageInfo("JPEG", "image/jpeg", 120, 120, "jpg")
+
+
+def test_downscale_and_thumbnail_keeps_alpha_in_the_copy_and_flattens_the_thumbnail() -> None:
+    normal, thumb = downscale_and_thumbnail(fixture_bytes("transparent.png"), 64, 32)
+
+    assert opened(normal).mode == "RGBA" and opened(normal).getpixel((0, 0))[3] == 0
+    assert all(channel > 245 for channel in opened(thumb).getpixel((0, 0)))
+
+
+def test_downscale_and_thumbnail_rejects_a_thumbnail_larger_than_the_copy() -> None:
+    with pytest.raises(ValueError, match="thumb_side"):
+        downscale_and_thumbnail(fixture_bytes("landscape.jpg"), 100, 120)
+
+
 # --- to_jpeg -----------------------------------------------------------------------------
 
 
@@ -277,3 +338,65 @@ def test_placeholder_clamps_huge_sizes_to_4096() -> None:
     info = probe(placeholder(100_000, 100_000, "x"))
 
     assert (info.width, info.height) == (4096, 4096)
+
+
+# --- the decode budget -------------------------------------------------------------------
+
+
+def in_thread(work) -> threading.Thread:
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_pixel_budget_holds_back_a_decode_that_would_exceed_it_until_pixels_are_freed() -> None:
+    budget = PixelBudget(100)
+    first_holds, first_may_leave = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def first() -> None:
+        with budget.hold(60):
+            first_holds.set()
+            first_may_leave.wait(10)
+            events.append("first leaves")
+
+    def second() -> None:
+        with budget.hold(60):
+            events.append("second enters")
+
+    first_thread = in_thread(first)
+    first_holds.wait(10)
+    second_thread = in_thread(second)
+    second_thread.join(0.5)  # a chance to enter, which it must not take
+    first_may_leave.set()
+    first_thread.join(10)
+    second_thread.join(10)
+
+    assert events == ["first leaves", "second enters"]
+
+
+def test_pixel_budget_admits_decodes_together_while_they_fit() -> None:
+    budget = PixelBudget(100)
+    second_holds = threading.Event()
+
+    def second() -> None:
+        with budget.hold(40):
+            second_holds.set()
+
+    with budget.hold(60):
+        in_thread(second)
+
+        assert second_holds.wait(10)
+
+
+def test_pixel_budget_admits_a_decode_larger_than_itself_when_alone() -> None:
+    budget = PixelBudget(100)
+    large_holds = threading.Event()
+
+    def large() -> None:
+        with budget.hold(500):
+            large_holds.set()
+
+    in_thread(large)
+
+    assert large_holds.wait(10)
