@@ -2,6 +2,7 @@
 
     MockServerError
     ├── ConfigError          the configuration file or environment is not usable
+    ├── StoreError           the state folder cannot be used (not a folder, read-only, ...)
     ├── SpecError            a spec cannot be loaded, or an operation has no handler
     ├── RequestProblem       a request does not match its operation in the spec
     └── VendorError          a handler refuses a request; rendered in the vendor's envelope
@@ -23,6 +24,10 @@ class MockServerError(Exception):
 
 class ConfigError(MockServerError):
     """The configuration cannot be used."""
+
+
+class StoreError(MockServerError):
+    """The state store cannot be opened or written."""
 
 
 class SpecError(MockServerError):

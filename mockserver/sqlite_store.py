@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import MockServerError
+from .errors import MockServerError, StoreError
 from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
 from .shared_counter import SharedCounter
 from .store import Store, digest_of
@@ -110,7 +110,6 @@ class SqliteStore(Store):
         self.directory = Path(directory)
         self.database_path = self.directory / DATABASE_NAME
         self.blobs_path = self.directory / BLOBS_NAME
-        self.blobs_path.mkdir(parents=True, exist_ok=True)
         self._blob_root = str(self.blobs_path)
         self._pid = os.getpid()
         self._idle: list[sqlite3.Connection] = []   # ready for any thread of this process
@@ -118,13 +117,20 @@ class SqliteStore(Store):
         self._inherited: list[list[sqlite3.Connection]] = []
         self._thread_lock = threading.Lock()  # flock is per open file, not per thread
         self._lock_file: int | None = None
-        self._generation = SharedCounter(self.directory / GENERATION_NAME)
         self._cached_at = -1
         self._cached: dict[tuple[str, str | None], Any] = {}  # (kind, key or None for all)
         self._known_blobs: set[str] = set()
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         try:
+            self.blobs_path.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.blobs_path).close()  # can blobs be written?
+            self._generation = SharedCounter(self.directory / GENERATION_NAME)
             self._prepare_schema()
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and \
+                exc.strerror else str(exc)
+            raise StoreError(f"cannot keep state in {self.directory}: {reason}") from None
         except BaseException:
             self.close()
             raise
@@ -133,17 +139,6 @@ class SqliteStore(Store):
         return f"SqliteStore({str(self.directory)!r})"
 
     # --- blobs ------------------------------------------------------------------------------
-
-    def put_blob(self, data: bytes) -> str:
-        digest = digest_of(data)
-        self._renew_stale_cache()
-        known = self._known_blobs
-        if digest not in known:
-            path = self._blob_path(digest)
-            if not os.path.exists(path):
-                _write_atomically(path, data)
-            known.add(digest)
-        return digest
 
     def get_blob(self, digest: str) -> bytes | None:
         if not _DIGEST.fullmatch(digest):  # also keeps a digest from naming a path elsewhere
@@ -159,15 +154,26 @@ class SqliteStore(Store):
 
     # --- records ----------------------------------------------------------------------------
 
-    def save(self, record: Record) -> None:
-        self.save_many((record,))
-
-    def save_many(self, records: Iterable[Record]) -> None:
+    def save_many(self, records: Iterable[Record], blobs: Iterable[bytes] = ()) -> None:
         records = list(records)
         rows = [(record.kind, record.key, _encode(record)) for record in records]
         invalidates = any(record.kind in READ_MOSTLY_KINDS for record in records)
+        named = [(digest_of(data), data) for data in blobs]
         with self._transaction(invalidates) as connection:
+            # Under the write lock, which clear() holds too: the rows and their blobs are
+            # both kept, or (a reset came first, or after) both gone.
+            if named:
+                self._write_blobs(named)
             connection.executemany(_SAVE, rows)
+
+    def _write_blobs(self, named: list[tuple[str, bytes]]) -> None:
+        self._renew_stale_cache()
+        for digest, data in named:
+            if digest not in self._known_blobs:
+                path = self._blob_path(digest)
+                if not os.path.exists(path):
+                    _write_atomically(path, data)
+                self._known_blobs.add(digest)
 
     def load(self, cls: type[R], key: str) -> R | None:
         if cls.kind in READ_MOSTLY_KINDS:
@@ -217,14 +223,17 @@ class SqliteStore(Store):
         return [record_from_dict(cls, json.loads(body)) for (body,) in rows]
 
     def clear(self) -> None:
-        with self._transaction(True) as connection:
+        # The blobs go once the records are gone (a reader that still finds a record finds its
+        # bytes), and before the write lock is let go (no writer is between its blobs and its
+        # records).
+        with self._transaction(True, after_commit=self._remove_blobs) as connection:
             connection.execute("DELETE FROM records")
-        # Finished blobs only: a temporary file belongs to a writer that is about to rename it.
+
+    def _remove_blobs(self) -> None:
         for shard in os.scandir(self._blob_root):
             if shard.is_dir():
                 for blob in os.scandir(shard.path):
-                    if not blob.name.startswith(_TEMPORARY_PREFIX):
-                        _unlink_if_present(blob.path)
+                    _unlink_if_present(blob.path)
 
     def beside(self, name: str) -> SqliteStore:
         return SqliteStore(self.directory / name)
@@ -318,8 +327,11 @@ class SqliteStore(Store):
             self._lock_file = None
 
     @contextmanager
-    def _transaction(self, invalidates_caches: bool = False) -> Iterator[sqlite3.Connection]:
-        """A write transaction, committed if the block ends normally, else rolled back.
+    def _transaction(self, invalidates_caches: bool = False,
+                     after_commit: Callable[[], None] | None = None
+                     ) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed if the block ends normally, else rolled back;
+        ``after_commit`` runs after a commit, still under the write lock.
 
         One that ``invalidates_caches`` bumps the generation after its commit (a reader that
         sees the new generation then reads what was committed), before the lock is let go."""
@@ -332,6 +344,8 @@ class SqliteStore(Store):
                 try:
                     yield connection
                     connection.execute("COMMIT")
+                    if after_commit is not None:
+                        after_commit()
                 except BaseException:
                     if connection.in_transaction:  # some errors end the transaction themselves
                         connection.execute("ROLLBACK")
@@ -388,6 +402,7 @@ def _checkpoint_until(connection: sqlite3.Connection, stop: threading.Event) -> 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     if version == SCHEMA_VERSION:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # can it be written?
         return
     if version > SCHEMA_VERSION:
         raise MockServerError(f"{path} was written by a newer chatimg-mock (schema version "

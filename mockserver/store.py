@@ -22,22 +22,23 @@ class Store(ABC):
     # Whether other processes read and write it too (workers of one server).
     shared: bool = False
 
-    @abstractmethod
     def put_blob(self, data: bytes) -> str:
         """Keep ``data``; return its sha256 digest."""
+        self.save_many((), (data,))
+        return digest_of(data)
 
     @abstractmethod
     def get_blob(self, digest: str) -> bytes | None:
         """The bytes stored under ``digest``, or None."""
 
-    @abstractmethod
     def save(self, record: Record) -> None:
         """Insert or replace ``record`` under its kind and key."""
+        self.save_many((record,))
 
-    def save_many(self, records: Iterable[Record]) -> None:
-        """Save several records; shared backends do it in one transaction."""
-        for record in records:
-            self.save(record)
+    @abstractmethod
+    def save_many(self, records: Iterable[Record], blobs: Iterable[bytes] = ()) -> None:
+        """Save records, and the blobs they name, as one: a ``clear`` at the same time finds
+        all of them or none, so no record outlives its bytes."""
 
     @abstractmethod
     def load(self, cls: type[R], key: str) -> R | None:
@@ -87,20 +88,18 @@ class MemoryStore(Store):
         self._records: dict[str, dict[str, Record]] = {}  # kind -> key -> record, oldest first
         self._lock = threading.Lock()
 
-    def put_blob(self, data: bytes) -> str:
-        digest = digest_of(data)
-        with self._lock:
-            self._blobs.setdefault(digest, bytes(data))
-        return digest
-
     def get_blob(self, digest: str) -> bytes | None:
         return self._blobs.get(digest)
 
-    def save(self, record: Record) -> None:
+    def save_many(self, records: Iterable[Record], blobs: Iterable[bytes] = ()) -> None:
+        named = [(digest_of(data), bytes(data)) for data in blobs]  # (hashed outside the lock)
         with self._lock:
-            of_kind = self._records.setdefault(record.kind, {})
-            of_kind.pop(record.key, None)  # re-insert: newest last
-            of_kind[record.key] = record
+            for digest, data in named:
+                self._blobs.setdefault(digest, data)
+            for record in records:
+                of_kind = self._records.setdefault(record.kind, {})
+                of_kind.pop(record.key, None)  # re-insert: newest last
+                of_kind[record.key] = record
 
     def load(self, cls: type[R], key: str) -> R | None:
         return self._records.get(cls.kind, {}).get(key)  # type: ignore[return-value]

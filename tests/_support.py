@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
 import flask
+import httpx
 from werkzeug.datastructures import Headers
 
 from mockserver import LiveServer
@@ -96,3 +99,39 @@ class RecordingBot:
 
     def __exit__(self, *exc_info: object) -> None:
         self._live.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServedMock:
+    """``python -m mockserver serve --quiet`` in a subprocess on a free port, as users run it;
+    ready once it answers."""
+
+    def __init__(self, *options: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "serve", "--quiet", "--port", str(self.port),
+             *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/__admin/clock", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"serve did not start: {self.stop()}")
+
+    def stop(self) -> str:
+        """Stop it; what it printed."""
+        self.process.terminate()
+        try:
+            output, _ = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output

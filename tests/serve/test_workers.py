@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
-import subprocess
-import sys
-import time
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from chatimg import SentImage
+from _support import ServedMock
+from chatimg import LarkClient, LarkError, SentImage
 from mockserver import MockConfig
 
 CONFIG = MockConfig()
@@ -25,41 +23,13 @@ APP_ID = CONFIG.gewe.devices[0].app_id
 LARK_APP = CONFIG.lark.apps[0]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Served:
-    def __init__(self, state_dir: Path, workers: int = 2):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve", "--workers", str(workers),
-             "--port", str(self.port), "--state-dir", str(state_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/__admin/clock", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"serve --workers did not start: {self.process.stdout.read()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+def serve_two_workers(state_dir: Path, *options: str) -> ServedMock:
+    return ServedMock("--workers", "2", "--state-dir", str(state_dir), *options)
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    server = Served(tmp_path / "state")
+def served(tmp_path: Path) -> Iterator[ServedMock]:
+    server = serve_two_workers(tmp_path / "state")
     yield server
     server.stop()
 
@@ -91,7 +61,7 @@ def lark_round_trip(url: str, i: int) -> bool:
         return client.download_image(client.upload_image(png)) == png
 
 
-def test_concurrent_posts_on_two_workers_all_download_back_byte_exact(served: Served) -> None:
+def test_concurrent_posts_on_two_workers_all_download_back_byte_exact(served: ServedMock) -> None:
     with ThreadPoolExecutor(32) as pool:
         results = list(pool.map(lambda i: gewe_round_trip(served.url, i), range(160)))
     assert results.count(True) == len(results)
@@ -100,7 +70,7 @@ def test_concurrent_posts_on_two_workers_all_download_back_byte_exact(served: Se
 def test_concurrent_lark_uploads_on_two_workers_download_back_byte_exact(tmp_path: Path) -> None:
     # Lark limits each app to 50 calls a second: 40 round trips (80 calls) over 32 connections
     # may be refused with 429, which the client waits out and retries.
-    server = Served(tmp_path / "state")
+    server = serve_two_workers(tmp_path / "state")
     try:
         with ThreadPoolExecutor(32) as pool:
             results = list(pool.map(lambda i: lark_round_trip(server.url, i), range(40)))
@@ -110,13 +80,13 @@ def test_concurrent_lark_uploads_on_two_workers_download_back_byte_exact(tmp_pat
 
 
 def test_state_survives_a_restart_of_the_server(tmp_path: Path) -> None:
-    first = Served(tmp_path / "state")
+    first = serve_two_workers(tmp_path / "state")
     try:
         message = httpx.post(f"{first.url}/__admin/gewe/messages",
                              json={"fromUser": "wxid_u", "hd": True}).json()
     finally:
         first.stop()
-    second = Served(tmp_path / "state")
+    second = serve_two_workers(tmp_path / "state")
     try:
         reply = httpx.post(f"{second.url}/gewe/v2/api/message/downloadImage",
                            headers=GEWE_HEADERS,
@@ -127,7 +97,7 @@ def test_state_survives_a_restart_of_the_server(tmp_path: Path) -> None:
         second.stop()
 
 
-def test_clock_and_rules_are_shared_by_all_workers(served: Served) -> None:
+def test_clock_and_rules_are_shared_by_all_workers(served: ServedMock) -> None:
     def post_image() -> dict:
         return httpx.post(f"{served.url}/gewe/v2/api/message/postImage", headers=GEWE_HEADERS,
                           json={"appId": APP_ID, "toWxid": "a", "imgUrl": "http://x/4x4"}).json()
@@ -142,3 +112,39 @@ def test_clock_and_rules_are_shared_by_all_workers(served: Served) -> None:
     httpx.post(f"{served.url}/__admin/rules",
                json={"operation": "postImage", "error": "wechat_offline", "times": 5})
     assert [post_image()["ret"] for _ in range(8)] == [500] * 5 + [200] * 3
+
+
+def test_a_reset_racing_uploads_leaves_no_image_without_its_bytes(tmp_path: Path) -> None:
+    """An image downloads whole, or (a reset took it) is gone whole: never 234042, which
+    means its record was found but not its bytes."""
+    config = tmp_path / "mock.yaml"
+    config.write_text("lark: {rate_limit_per_second: 0, rate_limit_per_minute: 0}\n")
+    server = serve_two_workers(tmp_path / "state", "--config", str(config))
+    stop = threading.Event()
+
+    def upload_and_download(worker: int) -> set[int]:
+        with LarkClient(LARK_APP.app_id, LARK_APP.app_secret, base_url=server.url) as client:
+            outcomes = set()
+            for i in range(100):
+                png = distinct_png(worker * 1000 + i)  # new bytes each time: new blobs
+                try:
+                    outcomes.add(200 if client.download_image(client.upload_image(png)) == png
+                                 else 0)
+                except LarkError as error:
+                    outcomes.add(error.code)
+            return outcomes
+
+    def reset() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            while not stop.is_set():
+                http.post("/__admin/reset")
+
+    try:
+        resetter = threading.Thread(target=reset)
+        resetter.start()
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = set().union(*pool.map(upload_and_download, range(8)))
+    finally:
+        stop.set()
+        server.stop()
+    assert outcomes <= {200, 234005}
