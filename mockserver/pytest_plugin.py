@@ -40,7 +40,9 @@ def chatimg_server(chatimg_config: MockConfig) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def chatimg_mock(chatimg_server: LiveServer) -> LiveServer:
-    """The mock with a clean state: ``.url``, ``.state`` (store, clock), ``.app``."""
+    """The mock with a clean state: ``.url``, ``.state`` (store, clock), ``.app``. Its helpers
+    play the users (``send_image``), arm failures (``fail``, ``fault``, ``rules``), move the
+    clock (``advance_clock``) and check the calls (``journal.assert_called``)."""
     chatimg_server.state.reset()
     return chatimg_server
 

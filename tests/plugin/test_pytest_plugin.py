@@ -59,3 +59,50 @@ def test_token_from_the_file(chatimg_config, chatimg_gewe):
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chatimg-config=mock.yaml")
     result.assert_outcomes(passed=1)
+
+
+HELPER_TESTS = '''
+import httpx
+import pytest
+from chatimg import ImageType, LarkImageDeleted
+from mockserver.data_files import fixture_image
+
+
+def test_an_armed_error_fails_the_next_download_then_lets_it_through(chatimg_mock, chatimg_lark):
+    key = chatimg_lark.upload_image(fixture_image("square.png"))
+    chatimg_mock.fail("getImage", error="234005", times=1, match={"image_key": key})
+    with pytest.raises(LarkImageDeleted):
+        chatimg_lark.download_image(key)
+    assert chatimg_lark.download_image(key) == fixture_image("square.png")
+
+
+def test_a_rule_armed_without_times_holds_for_the_whole_test(chatimg_mock, chatimg_gewe):
+    chatimg_mock.fail("postImage", error="wechat_offline")
+    assert len(chatimg_mock.rules()) == 1
+
+
+def test_rules_are_gone_in_the_next_test(chatimg_mock, chatimg_gewe):
+    assert chatimg_mock.rules() == []
+    assert chatimg_gewe.post_image("wxid_a", "http://x/10x10").width == 10
+
+
+def test_an_advanced_clock_expires_a_gewe_file_url(chatimg_mock, chatimg_gewe):
+    received = chatimg_mock.send_image("gewe")
+    file_url = chatimg_gewe.download_image(received.xml, ImageType.NORMAL).file_url
+    chatimg_mock.advance_clock(7 * 24 * 3600 + 60)
+    assert httpx.get(file_url).status_code == 403
+
+
+def test_a_call_with_another_body(chatimg_mock, chatimg_gewe):
+    chatimg_gewe.post_image("wxid_a", "http://x/10x10")
+    chatimg_mock.journal.assert_called("postImage", toWxid="wxid_b")
+'''
+
+
+def test_plugin_helpers_arm_failures_move_the_clock_and_report_near_misses(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_helpers=HELPER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-q")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["*near misses: 1 postImage call(s) with another body",
+                                 "*toWxid: expected 'wxid_b', got 'wxid_a'"])
