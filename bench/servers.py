@@ -37,7 +37,8 @@ class StartError(RuntimeError):
 class ServerKind:
     name: str
     # Placeholders: {port}, {repo}; {state_dir} is a fresh empty folder for this run;
-    # {spec} is specs/<spec>.yaml of the operation (Prism); {prism} is Prism's executable.
+    # {spec} is specs/<spec>.yaml of the operation (Prism); {prism} is Prism's executable;
+    # {quiet} is --quiet where the mock has it.
     command: str
     # "GET /path" polled until it answers 200; None: poll with the operation's own request.
     ready: str | None
@@ -59,13 +60,13 @@ SERVERS: dict[str, ServerKind] = {kind.name: kind for kind in [
     ServerKind("ceiling", GUNICORN_2_SYNC + " --chdir {repo} bench.ceiling_app:app",
                ready="GET /", stateful=False, envelopes=False,
                description="bare Flask, fixed body, gunicorn 2 sync workers"),
-    ServerKind("mock", "chatimg-mock serve --port {port}",
+    # {quiet}: no request log, as a benchmark of a web server turns its access log off.
+    ServerKind("mock", "chatimg-mock serve --port {port} {quiet}",
                ready="GET /__admin/credentials", stateful=True,
-               description="chatimg-mock serve (one process, 32 threads, state in memory)"),
-    # Two gunicorn workers sharing one SQLite store; a fresh folder each run, as the default
-    # (~/.local/state/chatimg-mock) would carry state from run to run.
+               description="chatimg-mock serve (one process, threads, state in memory)"),
+    # Two gunicorn workers sharing one SQLite store, in a fresh folder each run.
     ServerKind("mock-workers", "chatimg-mock serve --workers 2 --port {port} "
-               "--state-dir {state_dir}", ready="GET /__admin/credentials", stateful=True,
+               "--state-dir {state_dir} {quiet}", ready="GET /__admin/credentials", stateful=True,
                description="chatimg-mock serve --workers 2 (gunicorn, shared SQLite store)"),
     # create_app() keeps its state in memory, so each worker has its own: data set up through
     # one worker is unknown to the other, and the error counts show it.
@@ -187,6 +188,12 @@ class RssSampler:
 _RUNNING: set[RunningServer] = set()
 
 
+def _has_quiet(code: Path) -> bool:
+    """Whether the mock in ``code`` (maybe an older commit's) has serve --quiet."""
+    cli = code / "mockserver" / "cli.py"
+    return cli.exists() and '"--quiet"' in cli.read_text(encoding="utf-8")
+
+
 class RunningServer:
     """One started server; use as a context manager so it is always stopped."""
 
@@ -219,10 +226,12 @@ class RunningServer:
               prism: str | None, extra_env: dict[str, str] | None = None) -> RunningServer:
         port = free_port()
         fields = {"port": port, "repo": str(REPO), "spec": str(REPO / "specs" / f"{spec}.yaml"),
-                  "prism": prism or "prism", "state_dir": str(log_dir / f"{label}-state")}
+                  "prism": prism or "prism", "state_dir": str(log_dir / f"{label}-state"),
+                  "quiet": "--quiet" if _has_quiet(kind.source or REPO) else ""}
         if "{state_dir}" in kind.command:
             Path(fields["state_dir"]).mkdir(parents=True, exist_ok=True)
         argv = [part.format(**fields) for part in shlex.split(kind.command)]
+        argv = [part for part in argv if part]
         argv[0] = _executable(argv[0]) or argv[0]
         return cls(kind, argv, port, log_dir / f"{label}.log", extra_env)
 

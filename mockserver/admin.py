@@ -11,15 +11,16 @@ from typing import Any
 from flask import Request, Response
 
 from . import images, journal, scenarios
+from .clock import ClockError
 from .config import LarkApp
-from .data_files import fixture_image
+from .data_files import data_dir, fixture_image, kit_version
 from .errors import RequestProblem, VendorError
 from .files import FILES_PREFIX, file_response
 from .journal import mask
 from .records import Delivery, Rule, StoredImage, Subscription, image_key
 from .specs import Operation
-from .state import MockState
-from .vendors import Call, Handler, VendorApi, json_response
+from .state import MockState, request_origin
+from .vendors import Call, Handler, VendorApi, credential_in, json_response
 from .wechat_cdn import receive_image
 
 DEFAULT_FIXTURE = "landscape.jpg"
@@ -42,6 +43,7 @@ class AdminError(VendorError):
 
 class AdminApi(VendorApi):
     spec_name = "admin"
+    base_paths = (ADMIN_PREFIX.rstrip("/"),)
     path_prefixes = (ADMIN_PREFIX, FILES_PREFIX)
 
     def __init__(self, state: MockState, operations: tuple[Operation, ...],
@@ -51,6 +53,7 @@ class AdminApi(VendorApi):
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
+            "getIndex": self.get_index, "getSpec": self.get_spec,
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
             "listImages": self.list_images, "receiveGeweImage": self.receive_gewe_image,
             "receiveWidImage": self.receive_wid_image, "deleteLarkImage": self.delete_lark_image,
@@ -67,11 +70,28 @@ class AdminApi(VendorApi):
     def admit(self, operation: Operation, request: Request) -> None:
         token = self.state.config.admin_token
         if token and operation.path.startswith(ADMIN_PREFIX) and \
-                request.headers.get(ADMIN_TOKEN_HEADER) != token:
+                not credential_in(request.headers.get(ADMIN_TOKEN_HEADER, ""), (token,)):
             raise AdminError(401, f"the admin routes need the {ADMIN_TOKEN_HEADER} header")
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> AdminError:
-        return AdminError(404 if operation is None else 400, problem.detail)
+        return AdminError(400, problem.detail)
+
+    def no_route(self, status: int, detail: str) -> AdminError:
+        return AdminError(status, detail)
+
+    def get_index(self, call: Call) -> Response:
+        origin = request_origin(call.request)
+        return json_response({"name": "chatimg mock", "version": kit_version(), "apis": {
+            api.spec_name: {
+                "base_urls": [origin + path for path in api.base_paths],
+                "spec": f"{origin}{ADMIN_PREFIX}specs/{api.spec_name}.yaml",
+                "operations": [{"operationId": op.operation_id, "method": op.method,
+                                "path": op.path} for op in api.operations]}
+            for api in (*self.vendors.values(), self)}})
+
+    def get_spec(self, call: Call) -> Response:
+        text = (data_dir("specs") / call.valid.path["name"]).read_text(encoding="utf-8")
+        return Response(text, 200, content_type="application/yaml; charset=utf-8")
 
     def reset_state(self, call: Call) -> Response:
         self.state.reset()
@@ -155,10 +175,13 @@ class AdminApi(VendorApi):
         body = call.body
         if ("advance" in body) == ("set" in body):
             raise AdminError(400, "give exactly one of advance (seconds) or set (epoch seconds)")
-        if "advance" in body:
-            self.state.clock.advance(body["advance"])
-        else:
-            self.state.clock.set(body["set"])
+        try:
+            if "advance" in body:
+                self.state.clock.advance(body["advance"])
+            else:
+                self.state.clock.set(body["set"])
+        except ClockError as exc:
+            raise AdminError(400, str(exc)) from exc
         return self.get_clock(call)
 
     def receive_gewe_image(self, call: Call) -> Response:

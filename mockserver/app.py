@@ -10,29 +10,63 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from . import journal, scenarios
-from .admin import ADMIN_PREFIX, AdminApi
+from .admin import AdminApi
 from .config import MockConfig
 from .errors import RequestProblem, SpecError, VendorError
 from .faults import apply_fault
+from .files import FILES_PREFIX
 from .specs import ALL_SPECS, VENDOR_SPECS, Operation, load_spec
-from .state import MockState
+from .state import REQUESTED_PATH, MockState, requested_path
 from .store import Store
 from .validation import RequestValidator
-from .vendors import Call, Handler, VendorApi
+from .vendors import Call, Handler, VendorApi, json_response
 from .vendors.gewe import GeweApi
 from .vendors.lark import LarkApi
 from .vendors.wid import WidApi
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 VENDOR_CLASSES: dict[str, type[VendorApi]] = {"gewe": GeweApi, "wid": WidApi, "lark": LarkApi}
 
 log = logging.getLogger(__name__)
+# A line per call (``serve`` shows it unless --quiet): method, path, status, vendor code, ms.
+REQUEST_LOG = logging.getLogger("mockserver.requests")
+JSON_LOGGED_BYTES = 64 * 1024
 INTERNAL_ERROR_HEADER = "X-Chatimg-Internal-Error"
+
+
+class _CappedStream(LimitedStream):
+    """A streamed (chunked) body, refused once it runs past the cap: Werkzeug's own stops
+    reading at the cap and hands on what it read as if it were the whole body."""
+
+    def __init__(self, stream: IO[bytes], cap: int):
+        super().__init__(stream, cap + 1, is_max=True)
+
+    def readinto(self, buffer: Any) -> int | None:
+        read = super().readinto(buffer)
+        if self.tell() >= self.limit:
+            raise RequestEntityTooLarge()
+        return read
+
+
+class _Request(Request):
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        cap = self.max_content_length
+        if cap is None or self.content_length is not None or \
+                "wsgi.input_terminated" not in self.environ:
+            return super().stream
+        return _CappedStream(self.environ["wsgi.input"], cap)
 
 
 def create_app(config: MockConfig | None = None, *, store: Store | None = None) -> Flask:
@@ -40,6 +74,7 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     config = config or MockConfig.load()
     state = MockState(config, store=config.make_store() if store is None else store)
     app = Flask(__name__)
+    app.request_class = _Request
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["chatimg"] = state
 
@@ -62,11 +97,14 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
                              methods=[operation.method])
             routes[operation.operation_id] = (api, operation)
 
-    def route_of() -> tuple[VendorApi, Operation | None]:
+    def route_of() -> tuple[VendorApi | None, Operation | None]:
         rule = request.url_rule
         if rule is not None and rule.endpoint in routes:
             return routes[rule.endpoint]
-        return _api_for_path(list(apis.values()), request.path), None
+        return next((api for api in apis.values() if api.owns(request.path)), None), None
+
+    aliases = {alias: prefix for api in apis.values() for alias, prefix in api.path_aliases.items()}
+    app.wsgi_app = _PathAliases(app.wsgi_app, aliases)  # type: ignore[method-assign]
 
     @app.before_request
     def start_clock() -> None:
@@ -82,17 +120,37 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
         def keep_in_journal(response: Response) -> Response:
             # The objects themselves, not their proxies: each use of a proxy costs a lookup.
             current = request._get_current_object()  # type: ignore[attr-defined]
-            if not current.path.startswith(ADMIN_PREFIX):
-                api, operation = route_of()
+            api, operation = route_of()
+            # A bot's calls: to the vendors, and of the download links they handed out.
+            if api is not None and (api.spec_name in VENDOR_SPECS or
+                                    current.path.startswith(FILES_PREFIX)):
                 journal.record_exchange(
                     state.journal_writer, request=current, context=g._get_current_object(),
                     response=response, api=api,
                     operation=operation.operation_id if operation else None, secrets=secrets)
             return response
 
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        if REQUEST_LOG.isEnabledFor(logging.INFO):
+            api, _ = route_of()
+            code = api.reply_code(_json_of(response)) if api is not None else None
+            REQUEST_LOG.info("%s %s %s%s %.1f ms", request.method, requested_path(request),
+                             response.status_code, "" if code is None else f" code={code}",
+                             (time.perf_counter() - g.started) * 1000)
+        return response
+
     app.register_error_handler(HTTPException, _http_error_handler(route_of))
     app.register_error_handler(Exception, _unexpected_error_handler(route_of))
     return app
+
+
+def _json_of(response: Response) -> Any:
+    """A reply's JSON, where it is small and whole (not a fault's stream)."""
+    if response.is_streamed or not response.is_json or \
+            (response.content_length or 0) > JSON_LOGGED_BYTES:
+        return None
+    return response.get_json(silent=True)
 
 
 def mock_state(app: Flask) -> MockState:
@@ -167,36 +225,62 @@ def _armed_error(api: VendorApi, operation: Operation, request: Request, name: s
     return api.armed_error(operation, name, api.scenario_context(request, principal))
 
 
-def _api_for_path(apis: list[VendorApi], path: str) -> VendorApi:
-    for api in apis:
-        if path.startswith(api.path_prefixes):
-            return api
-    return next(api for api in apis if api.spec_name == "wid")  # wid's one route is at the root
+class _PathAliases:
+    """Serves a vendor's API under another prefix too, as the spec's own paths."""
+
+    def __init__(self, app: WSGIApplication, aliases: Mapping[str, str]):
+        self.app = app
+        self.aliases = tuple(aliases.items())
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        for alias, prefix in self.aliases:
+            if path.startswith(alias):
+                environ[REQUESTED_PATH] = path
+                environ["PATH_INFO"] = prefix + path[len(alias):]
+                break
+        return self.app(environ, start_response)
 
 
-def _http_error_handler(route_of: Callable[[], tuple[VendorApi, Operation | None]]
+def _no_route(error: HTTPException) -> Response:
+    """A path no API owns: plain JSON, pointing at the index."""
+    return json_response({"error": f"{error.code} {error.name}: {request.method} "
+                                   f"{requested_path(request)}; GET / lists the routes"},
+                         error.code or 404)
+
+
+def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation | None]]
                         ) -> Callable[[HTTPException], Response]:
     """Unknown paths and methods, in the envelope of the vendor the path belongs to."""
 
     def handle(error: HTTPException) -> Response:
         api, _ = route_of()
-        problem = RequestProblem("path", None, "invalid",
-                                 f"{error.code} {error.name}: {request.method} {request.path}")
-        return api.finish(api.rejection(None, problem).to_response())
+        if api is None:
+            response = _no_route(error)
+        else:
+            detail = f"{error.code} {error.name}: {request.method} {requested_path(request)}"
+            response = api.finish(api.no_route(error.code or 404, detail).to_response())
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # (RFC 9110 wants it)
+        return response
 
     return handle
 
 
-def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi, Operation | None]]
+def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation | None]]
                               ) -> Callable[[Exception], Response]:
     """A bug of the mock still answers in the vendor's envelope, and is logged with its trace."""
 
     def handle(error: Exception) -> Response:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         api, operation = route_of()
-        problem = RequestProblem("body", None, "invalid",
-                                 f"internal error of the mock: {type(error).__name__}")
-        response = api.finish(api.rejection(operation, problem).to_response())
+        detail = f"internal error of the mock: {type(error).__name__}"
+        if api is None:
+            response = json_response({"error": detail}, 500)
+        else:
+            problem = RequestProblem("body", None, "invalid", detail)
+            response = api.finish(api.rejection(operation, problem).to_response())
         # In the vendor's envelope for the bot, but marked, so tests and the contract kit
         # can tell a bug of the mock from a refusal.
         response.headers[INTERNAL_ERROR_HEADER] = type(error).__name__

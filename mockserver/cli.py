@@ -3,7 +3,8 @@
 One process by default (threads, in-memory state): a gunicorn worker of the threaded kind
 where gunicorn runs (not on Windows, where Werkzeug's threaded server stands in). It answers
 about 40 % more requests a second than Werkzeug's. ``--workers N`` runs N processes under
-gunicorn that share one SQLite store under ``--state-dir``, which also outlives restarts.
+gunicorn that share one SQLite store: under ``--state-dir``, which outlives restarts, or in a
+folder of their own for this run.
 """
 
 from __future__ import annotations
@@ -12,42 +13,64 @@ import argparse
 import dataclasses
 import gc
 import json
+import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.serving import make_server
 
-from .app import create_app
-from .config import MockConfig
+from .app import REQUEST_LOG, create_app
+from .config import ENV_PREFIX, MockConfig, check_port
+from .data_files import kit_version
 from .errors import MockServerError
+from .serving import RequestIntake, gunicorn_settings, limit_header_stalls, werkzeug_server
 
-# Threads of the one process serving by default: calls held up on purpose (an armed latency,
-# a trickled body) hold one each, and should not queue behind each other.
-SINGLE_PROCESS_THREADS = 32
+# Threads of each process: calls held up on purpose (an armed latency, a trickled reply) or by
+# a slow client hold one each, and must not hold up the others. Threads start when needed.
+THREADS = 128
 GUNICORN_RUNS = os.name == "posix"  # it needs fork and fcntl
+ENVIRONMENT = f"""\
+environment variables (they override the config file):
+  {ENV_PREFIX}CONFIG                 the config file, as --config
+  {ENV_PREFIX}HOST, {ENV_PREFIX}PORT     where to listen
+  {ENV_PREFIX}PUBLIC_URL             origin of the URLs the mock hands out
+  {ENV_PREFIX}STATE_DIR              as --state-dir
+  {ENV_PREFIX}FETCH_ALLOW_HOSTS      hosts whose imgUrl is really fetched (comma separated)
+  {ENV_PREFIX}ADMIN_TOKEN            /__admin routes need it in X-Chatimg-Admin-Token
+  {ENV_PREFIX}GEWE_TOKEN, {ENV_PREFIX}GEWE_APP_ID
+  {ENV_PREFIX}WID_AUTHORIZATION, {ENV_PREFIX}WID_ID
+  {ENV_PREFIX}LARK_APP_ID, {ENV_PREFIX}LARK_APP_SECRET
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chatimg-mock",
-                                     description="Mock of the GeWe, wid and Lark image APIs.")
+    parser = argparse.ArgumentParser(
+        prog="chatimg-mock", description="Mock of the GeWe, wid and Lark image APIs.",
+        epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="serve the mock (the default command)")
+    serve = commands.add_parser("serve", help="serve the mock (the default command)",
+                                epilog=ENVIRONMENT,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     for target in (parser, serve):
         target.add_argument("--host", help="address to bind (default 127.0.0.1)")
         target.add_argument("--port", type=int, help="port to listen on (default 4010)")
         target.add_argument("--config", help="YAML or JSON config file (or $CHATIMG_CONFIG)")
         target.add_argument("--workers", type=int, default=1,
                             help="processes under gunicorn, sharing a SQLite store (default 1)")
-        target.add_argument("--threads", type=int,
-                            help=f"threads per process (default {SINGLE_PROCESS_THREADS}; "
-                                 "with --workers, 1; one process with 1: Werkzeug's server)")
-        target.add_argument("--state-dir", help="keep state in SQLite and files here "
-                            "(default: in memory; with --workers, a folder of the user's)")
+        target.add_argument("--threads", type=int, default=THREADS,
+                            help=f"threads per process (default {THREADS}; one process with "
+                                 "1: Werkzeug's server)")
+        target.add_argument("--state-dir", help="keep state in SQLite and files here, across "
+                            "restarts (default: in memory; with --workers, a temporary folder "
+                            "removed at exit)")
+        target.add_argument("--quiet", action="store_true",
+                            help="no request log (a line per call) on the console")
     args = parser.parse_args(argv)
     try:
         return _serve(args)
@@ -56,37 +79,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def default_state_dir() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return str(Path(base) / "chatimg-mock")
-
-
 def _serve(args: argparse.Namespace) -> int:
     config = MockConfig.load(args.config)
-    state_dir = args.state_dir or config.state_dir
-    if args.workers > 1 and state_dir is None:
-        state_dir = default_state_dir()
-    config = dataclasses.replace(config, state_dir=state_dir,
-                                 host=args.host or config.host,
-                                 port=config.port if args.port is None else args.port)
-    threads = args.threads if args.threads is not None else (
-        1 if args.workers > 1 else SINGLE_PROCESS_THREADS)
-    if args.workers < 1 or threads < 1:
+    config = dataclasses.replace(
+        config, state_dir=args.state_dir or config.state_dir, host=args.host or config.host,
+        port=config.port if args.port is None else check_port(args.port, "--port"))
+    if args.workers < 1 or args.threads < 1:
         raise MockServerError("--workers and --threads must be at least 1")
-    if not GUNICORN_RUNS or (args.workers == 1 and threads == 1):
-        if args.workers > 1:
-            raise MockServerError("--workers needs gunicorn, which does not run here")
-        # (--threads 1: Werkzeug's server, a thread per connection, as before gunicorn served
-        # one process: a bot called back while the mock waits for it can still call in.)
-        return _serve_threaded(config)
+    if args.workers > 1 and not GUNICORN_RUNS:
+        raise MockServerError("--workers needs gunicorn, which does not run here")
     _check_port_free(config)
-    return _serve_gunicorn(config, args.workers, threads)
+    if not args.quiet:
+        _log_requests()
+    temporary = None
+    if args.workers > 1 and config.state_dir is None:  # workers share state through files
+        temporary = tempfile.mkdtemp(prefix="chatimg-mock-")
+        config = dataclasses.replace(config, state_dir=temporary)
+    try:
+        _check_state_dir(config)
+        if not GUNICORN_RUNS or (args.workers == 1 and args.threads == 1):
+            # (--threads 1: Werkzeug's server, a thread per connection: a bot called back
+            # while the mock waits for it can still call in.)
+            return _serve_threaded(config, temporary is not None)
+        return _serve_gunicorn(config, args.workers, args.threads, temporary is not None)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _announce(config: MockConfig, port: int) -> None:
+def _log_requests() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    REQUEST_LOG.addHandler(handler)
+    REQUEST_LOG.setLevel(logging.INFO)
+    REQUEST_LOG.propagate = False
+
+
+def _check_state_dir(config: MockConfig) -> None:
+    """Open the store once before serving, so that an unusable folder is one line, not a
+    worker's traceback."""
+    if config.state_dir is not None:
+        store = config.make_store()
+        store.beside("journal").close()
+        store.close()
+
+
+def _announce(config: MockConfig, port: int, temporary: bool) -> None:
     print(f"chatimg mock serving on http://{_host_port(config.host, port)}", flush=True)
-    if config.state_dir:
-        print(f"state kept in {config.state_dir}", flush=True)
+    if config.state_dir is None:
+        print("state: in memory, gone at exit (--state-dir keeps it)", flush=True)
+    elif temporary:
+        print(f"state: in {config.state_dir}, removed at exit (--state-dir keeps it)",
+              flush=True)
+    else:
+        print(f"state: kept in {config.state_dir}", flush=True)
     print("credentials: " + json.dumps(config.credentials(), ensure_ascii=False, indent=2),
           flush=True)
 
@@ -105,14 +151,10 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _serve_threaded(config: MockConfig) -> int:
-    app = _built_to_last(create_app(config))
-    try:
-        server = make_server(config.host, config.port, app, threaded=True)
-    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
-        reason = exc.strerror if isinstance(exc, OSError) else "the port is in use"
-        raise MockServerError(f"cannot listen on {config.host}:{config.port}: {reason}") from None
-    _announce(config, server.server_port)
+def _serve_threaded(config: MockConfig, temporary: bool) -> int:
+    server = werkzeug_server(_built_to_last(create_app(config)), config.host, config.port,
+                             config.request_timeout_seconds)
+    _announce(config, server.server_port, temporary)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -123,34 +165,38 @@ def _serve_threaded(config: MockConfig) -> int:
 
 
 def _check_port_free(config: MockConfig) -> None:
-    """Fail at once, and say why, where gunicorn would retry for seconds, then exit."""
+    """Fail at once, and say why, where the servers would retry or print their own lines."""
     try:
         family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         with socket.create_server((config.host, config.port), family=family):
             pass
     except OSError as exc:
-        raise MockServerError(f"cannot listen on {config.host}:{config.port}: "
-                              f"{exc.strerror}") from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise MockServerError(f"cannot listen on {_host_port(config.host, config.port)}: "
+                              f"{reason}") from None
 
 
-def _serve_gunicorn(config: MockConfig, workers: int, threads: int) -> int:
+def _serve_gunicorn(config: MockConfig, workers: int, threads: int, temporary: bool) -> int:
     from gunicorn.app.base import BaseApplication
+
+    def when_ready(server: Any) -> None:
+        for listener in server.LISTENERS:
+            limit_header_stalls(listener.sock, config.request_timeout_seconds)
+        _announce(config, server.LISTENERS[0].sock.getsockname()[1], temporary)
 
     class MockApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings: dict[str, Any] = {
                 "bind": _host_port(config.host, config.port), "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread" if threads > 1 else "sync", "preload_app": True,
-                "accesslog": None, "loglevel": "warning", "timeout": 120,
-                "when_ready": lambda server: _announce(
-                    config, server.LISTENERS[0].sock.getsockname()[1]),
+                "preload_app": True, "accesslog": None, "loglevel": "warning", "timeout": 120,
+                "when_ready": when_ready, **gunicorn_settings(threads),
             }
             for name, value in settings.items():
                 self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return _built_to_last(create_app(config))
+            return RequestIntake(_built_to_last(create_app(config)),
+                                 config.request_timeout_seconds)
 
     MockApplication().run()
     return 0

@@ -1,10 +1,12 @@
-"""Where the kit's data folders (specs, fixtures) are, installed or in a checkout."""
+"""What ships with the kit: its data folders (specs, fixtures), installed or in a checkout,
+and its version."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
 from importlib.abc import Traversable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 # Installed wheels carry ``specs/`` and ``fixtures/`` as these subpackages (pyproject.toml).
@@ -27,3 +29,10 @@ def fixture_image(name: str) -> bytes:
     if name not in names:
         raise KeyError(f"no fixture image {name!r}; there are: {', '.join(names)}")
     return (folder / name).read_bytes()
+
+
+def kit_version() -> str:
+    try:
+        return version("chatimg-kit")
+    except PackageNotFoundError:  # a checkout that is not installed
+        return "(not installed)"

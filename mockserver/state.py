@@ -61,6 +61,14 @@ class MockState:
         self.store.close()
 
 
+REQUESTED_PATH = "chatimg.requested_path"  # environ: the path sent, where an alias was used
+
+
+def requested_path(request: Request) -> str:
+    """The path the caller used (a vendor's API may be served under an alias of its own)."""
+    return request.environ.get(REQUESTED_PATH) or request.path
+
+
 def request_origin(request: Request) -> str:
     """``scheme://host`` the caller used (``request.host_url`` less its cost: it re-encodes
     the whole URL)."""

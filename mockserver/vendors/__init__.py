@@ -6,9 +6,10 @@ GeWe ``ret`` or a Lark ``234005``.
 
 from __future__ import annotations
 
+import hmac
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,11 +17,10 @@ from flask import Request, Response
 
 from ..delivery import CallbackUrlRefused, check_callback_url
 from ..errors import RequestProblem, VendorError
-from ..journal import body_too_large
 from ..records import Delivery, Subscription
 from ..specs import Operation
 from ..state import MockState
-from ..validation import ValidRequest
+from ..validation import ValidRequest, body_problem, read_json
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class VendorApi(ABC):
     spec_name: ClassVar[str]
     # Paths under these prefixes that match no operation still get this vendor's envelope.
     path_prefixes: ClassVar[tuple[str, ...]] = ()
+    # Where a client's base URL points, below the mock's origin (for the index at /).
+    base_paths: ClassVar[tuple[str, ...]] = ("",)
+    # Other prefixes the API is served under, and the spec's prefix each stands for.
+    path_aliases: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, state: MockState, operations: tuple[Operation, ...] = ()):
         self.state = state
@@ -75,9 +79,13 @@ class VendorApi(ABC):
     def scenario_context(self, request: Request, principal: Any) -> dict[str, Any]:
         """What rules may match on: path parameters, top-level body fields, the credential."""
         context: dict[str, Any] = dict(request.view_args or {})
-        body = request.get_json(silent=True) if request.is_json and not body_too_large() else None
-        if isinstance(body, dict):
-            context.update(body)
+        if request.is_json and body_problem(request) is None:
+            try:
+                body = read_json(request.get_data())
+            except (ValueError, RequestProblem):  # (validation refuses it in a moment)
+                body = None
+            if isinstance(body, dict):
+                context.update(body)
         if self.credential_header:
             value = request.headers.get(self.credential_header, "")
             context["token"] = value.removeprefix("Bearer ").strip()
@@ -132,11 +140,29 @@ class VendorApi(ABC):
 
     @abstractmethod
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> VendorError:
-        """The vendor's answer to a request that does not match the spec (or no operation)."""
+        """The vendor's answer to a request that does not match the spec."""
+
+    def owns(self, path: str) -> bool:
+        """Whether a path no operation matches is this vendor's to answer."""
+        return path.startswith(self.path_prefixes) or any(op.path == path
+                                                          for op in self.operations)
+
+    @abstractmethod
+    def no_route(self, status: int, detail: str) -> VendorError:
+        """The vendor's answer to a path it has no operation at (404), or a method its path
+        does not take (405)."""
 
     def finish(self, response: Response) -> Response:
         """Last touch on every response of this vendor (e.g. a log-id header)."""
         return response
+
+
+def credential_in(value: str, accepted: Iterable[str]) -> bool:
+    """Whether ``value`` is one of the ``accepted`` credentials, compared in constant time:
+    how long a refusal takes must not tell a caller how much of a token was right."""
+    given = value.encode("utf-8", "surrogatepass")
+    return any([hmac.compare_digest(given, credential.encode("utf-8", "surrogatepass"))
+                for credential in accepted])
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once

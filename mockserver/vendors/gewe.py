@@ -23,12 +23,13 @@ from ..specs import Operation
 from ..state import request_origin
 from ..wechat_cdn import find_image, new_image, new_msg_ids
 from ..wechat_xml import ImageXmlError, parse_image_xml
-from . import Call, Handler, VendorApi, json_response
+from . import Call, Handler, VendorApi, credential_in, json_response
 
 TOKEN_HEADER = "X-GEWE-TOKEN"
 OK_MSG = "操作成功"
 SEND_FAILED = "发送消息失败"
 DOWNLOAD_FAILED = "下载图片失败"
+NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method
 # downloadImage type -> the stored copy, and its name in failure texts
 DOWNLOAD_TYPES = {1: ("hd", "高清"), 2: ("normal", "常规"), 3: ("thumb", "缩略")}
 # operation -> (the action that failed, the XML parse failure), as GeWe words them
@@ -41,18 +42,21 @@ FAILURE_TEXTS = {
 
 
 class GeweError(VendorError):
-    """``{"ret": 500, "msg": msg[, "data": {"code": "-1", "msg": cause}]}`` with HTTP 200."""
+    """``{"ret": 500, "msg": msg[, "data": {"code": "-1", "msg": cause}]}`` with HTTP 200;
+    a path GeWe has no API at answers with its status as both ``ret`` and HTTP status."""
 
-    def __init__(self, msg: str, cause: str | None = None):
+    def __init__(self, msg: str, cause: str | None = None, *, status: int = 200):
         super().__init__(msg if cause is None else f"{msg}: {cause}")
         self.msg = msg
         self.cause = cause
+        self.status = status
 
     def to_response(self) -> Response:
-        payload: dict[str, object] = {"ret": 500, "msg": self.msg}
+        payload: dict[str, object] = {"ret": 500 if self.status == 200 else self.status,
+                                      "msg": self.msg}
         if self.cause is not None:
             payload["data"] = {"code": "-1", "msg": self.cause}
-        return json_response(payload)
+        return json_response(payload, self.status)
 
 
 def token_missing() -> GeweError:
@@ -89,7 +93,11 @@ def ok(data: object) -> Response:
 
 class GeweApi(VendorApi):
     spec_name = "gewe"
-    path_prefixes = ("/gewe/",)
+    # The hosted service's base is /gewe/v2/api; the self-hosted container serves the same
+    # API at /v2/api, the base gewechat-client's README shows (vendor notes 1.1, sdk-notes).
+    base_paths = ("/gewe/v2/api", "/v2/api")
+    path_aliases = {"/v2/api/": "/gewe/v2/api/"}
+    path_prefixes = ("/gewe/", "/v2/api/")
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"postImage": self.post_image, "downloadImage": self.download_image,
@@ -100,7 +108,7 @@ class GeweApi(VendorApi):
 
     def set_callback(self, call: Call) -> Response:
         token = call.body["token"]
-        if token not in self.state.config.gewe.tokens:
+        if not credential_in(token, self.state.config.gewe.tokens):
             raise token_invalid(token)
         self.subscribe(token, call.body["callbackUrl"])
         return json_response({"ret": 200, "msg": OK_MSG})
@@ -135,7 +143,7 @@ class GeweApi(VendorApi):
         token = request.headers.get(TOKEN_HEADER)
         if not token:
             raise token_missing()
-        if token not in self.state.config.gewe.tokens:
+        if not credential_in(token, self.state.config.gewe.tokens):
             raise token_invalid(token)
         return token
 
@@ -155,9 +163,10 @@ class GeweApi(VendorApi):
     def reply_code(self, payload: Any) -> Any:
         return payload.get("ret") if isinstance(payload, dict) else None
 
+    def no_route(self, status: int, detail: str) -> GeweError:
+        return GeweError(f"{NO_ROUTE[status == 405]}: {detail}", status=status)
+
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> GeweError:
-        if operation is None:
-            return GeweError(f"接口不存在: {problem.detail}")
         if problem.missing and problem.field:
             return GeweError(f"{problem.location}:{problem.field} 不可为空")
         if problem.missing:
@@ -181,10 +190,11 @@ class GeweApi(VendorApi):
             thumb = images.thumbnail(data)
         except (ImageSourceError, images.NotAnImage) as exc:
             raise GeweError(SEND_FAILED, f"图片下载失败或格式不支持: {exc}") from exc
+        copies = {"normal": data, "thumb": thumb}
         image = new_image(self.state, vendor="gewe", owner=device.app_id, origin="sent",
-                          copies={"normal": data, "thumb": thumb})
+                          copies=copies)
         message, reply = self._sent(device, body["toWxid"], image)
-        self.state.store.save_many((image, message))
+        self.state.store.save_many((image, message), copies.values())
         return ok(reply)
 
     def forward_image(self, call: Call) -> Response:

@@ -45,8 +45,8 @@ from ..records import (
     lark_chat_key,
 )
 from ..specs import Operation
-from ..wechat_cdn import store_variant
-from . import Call, Handler, VendorApi, json_response
+from ..wechat_cdn import variant_of
+from . import Call, Handler, VendorApi, credential_in, json_response
 
 LOG_ID_HEADER = "X-Tt-Logid"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -213,13 +213,15 @@ class LarkApi(VendorApi):
         if operation is not None and operation.operation_id == TOKEN_OPERATION:
             return TokenRefusal(10003, TOKEN_REFUSALS[10003]
                                 if problem.location != "header" else problem.detail)
-        if operation is None:
-            return LarkError(404, 404, "404 page not found", _log_id())
         if problem.reason == "too_large":
             return self.error(234006)
         violation = {"field": problem.field or problem.location, "description": problem.detail}
-        invalid = 230001 if operation.operation_id == "sendMessage" else 234001
+        invalid = 230001 if operation and operation.operation_id == "sendMessage" else 234001
         return self.error(invalid, field_violations=[violation])
+
+    def no_route(self, status: int, detail: str) -> LarkError:
+        # Lark's gateway routes by method and path: any miss is its "404 page not found".
+        return LarkError(404, 404, "404 page not found", _log_id())
 
     def _app(self, app_id: str) -> LarkApp | None:
         return next((a for a in self.state.config.lark.apps if a.app_id == app_id), None)
@@ -237,7 +239,7 @@ class LarkApi(VendorApi):
         app = self._app(call.body["app_id"])
         if app is None:
             raise TokenRefusal(10014, TOKEN_REFUSALS[10014])
-        if app.app_secret != call.body["app_secret"]:
+        if not credential_in(call.body["app_secret"], (app.app_secret,)):
             raise TokenRefusal(10014, "app secret invalid")
         now = self.state.clock.now()
         current = self.state.store.load(AccessToken, app.app_id)
@@ -282,9 +284,7 @@ class LarkApi(VendorApi):
         if len(data) > MAX_UPLOAD_BYTES:
             raise self.error(234006)
         try:
-            info = images.probe(data)
-            if info.format in STORED_AS_JPEG:
-                data = images.to_jpeg(data)
+            info = images.header_info(data)  # over the limit is refused before any decode
         except images.NotAnImage as exc:
             raise self.error(234011) from exc
         limit = AVATAR_MAX_SIDE if image_type == "avatar" else MAX_SIDE.get(info.format,
@@ -294,11 +294,16 @@ class LarkApi(VendorApi):
                 "field": "image", "value": f"{info.width}x{info.height}",
                 "description": f"a {image_type} {info.format} image may be at most "
                                f"{limit}x{limit}"}])
+        try:
+            if info.format in STORED_AS_JPEG:
+                data = images.to_jpeg(data)
+            images.probe(data)  # a damaged image is refused here, before it is stored
+        except images.NotAnImage as exc:
+            raise self.error(234011) from exc
         key = f"img_v3_{uuid.uuid4()}g"
-        self.state.store.save(StoredImage(
-            vendor="lark", image_id=key, owner=app.app_id,
-            variants={"original": store_variant(self.state, data)},
-            image_type=image_type, origin="sent", created_at=self.state.clock.now()))
+        self.state.store.save_many([StoredImage(
+            vendor="lark", image_id=key, owner=app.app_id, variants={"original": variant_of(data)},
+            image_type=image_type, origin="sent", created_at=self.state.clock.now())], [data])
         return json_response({"code": 0, "msg": "success", "data": {"image_key": key}})
 
     def get_message_resource(self, call: Call) -> Response:
@@ -379,7 +384,9 @@ class LarkApi(VendorApi):
         original = image.variants["original"]
         data = self.state.store.get_blob(original.digest)
         if data is None:
-            raise self.error(234042)
+            # Removed since it was looked up (a reset): gone whole. Else its bytes are lost.
+            gone = self.state.store.load(StoredImage, image.key) is None
+            raise self.error(234005 if gone else 234042)
         extension = original.content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
         return Response(data, 200, content_type=original.content_type, headers={
             "Content-Disposition": f'attachment; filename="{key}.{extension}"'})
@@ -437,10 +444,9 @@ class LarkApi(VendorApi):
         and the im.message.receive_v1 event that tells the bot."""
         subscription = self.configured_subscription(app)
         key = f"img_v3_{uuid.uuid4()}g"
-        self.state.store.save(StoredImage(
-            vendor="lark", image_id=key, owner=app.app_id,
-            variants={"original": store_variant(self.state, data)}, origin="received",
-            created_at=self.state.clock.now()))
+        self.state.store.save_many([StoredImage(
+            vendor="lark", image_id=key, owner=app.app_id, variants={"original": variant_of(data)},
+            origin="received", created_at=self.state.clock.now())], [data])
         if chat_type == "p2p":  # a chat given here is the user's from now on, if none was
             users_chat = self._p2p_chat(app.app_id, sender_open_id, _user_id(sender_open_id),
                                         _union_id(sender_open_id), new=chat_id)
@@ -478,7 +484,7 @@ def _image_key_in(content: str) -> str | None:
     """``content`` of an image message is a JSON string: ``{"image_key": "img_..."}``."""
     try:
         parsed = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     key = parsed.get("image_key") if isinstance(parsed, dict) else None
     return key if isinstance(key, str) and key else None

@@ -18,23 +18,26 @@ from ..records import ImageMessage
 from ..specs import Operation
 from ..wechat_cdn import find_image
 from ..wechat_xml import ImageXmlError, parse_image_xml
-from . import Call, Handler, VendorApi, json_response
+from . import Call, Handler, VendorApi, credential_in, json_response
 
 FAILED = "失败"
+NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method
 # getMsgImg type -> the stored copy (the public document's optional field)
 IMAGE_TYPES = {0: "normal", 1: "hd"}
 
 
 class WidError(VendorError):
-    """``{"message": ..., "code": "1001", "data": null}`` with HTTP 200."""
+    """``{"message": ..., "code": "1001", "data": null}`` with HTTP 200 (a method its path
+    does not take: with that status)."""
 
-    def __init__(self, reason: str | None = None):
+    def __init__(self, reason: str | None = None, *, status: int = 200):
         super().__init__(reason or FAILED)
         self.reason = reason
+        self.status = status
 
     def to_response(self) -> Response:
         message = FAILED if self.reason is None else f"{FAILED}: {self.reason}"
-        return json_response({"message": message, "code": "1001", "data": None})
+        return json_response({"message": message, "code": "1001", "data": None}, self.status)
 
 
 class WidApi(VendorApi):
@@ -84,13 +87,15 @@ class WidApi(VendorApi):
 
     def admit(self, operation: Operation, request: Request) -> str:
         authorization = request.headers.get("Authorization")
-        if not authorization or authorization not in self.state.config.wid.authorizations:
+        if not authorization or not credential_in(authorization,
+                                                      self.state.config.wid.authorizations):
             raise WidError("Authorization 无效或已过期")
         return authorization
 
+    def no_route(self, status: int, detail: str) -> WidError:
+        return WidError(f"{NO_ROUTE[status == 405]}: {detail}", status=status)
+
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> WidError:
-        if operation is None:
-            return WidError(f"接口不存在: {problem.detail}")
         if problem.missing and problem.field:
             return WidError(f"{problem.field} 不可为空")
         return WidError(problem.detail)

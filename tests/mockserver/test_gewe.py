@@ -250,11 +250,27 @@ def test_body_over_the_cap_is_refused_in_gewe_envelope_and_journaled(
     assert server.journal.entries("postImage")[0].request_body["bytes"] == len(huge)
 
 
-def test_unknown_gewe_path_answers_in_gewe_envelope(http: httpx.Client) -> None:
-    reply = http.post("/gewe/v2/api/message/postVideo", json={}, headers=HEADERS)
-    assert reply.status_code == 200
-    assert reply.json()["ret"] == 500
-    assert reply.json()["msg"].startswith("接口不存在: 404")
+@pytest.mark.parametrize("path", ["/gewe/v2/api/message/postVideo", "/v2/api/message/postVideo"])
+def test_unknown_gewe_path_is_a_404_in_gewe_envelope(http: httpx.Client, path: str) -> None:
+    reply = http.post(path, json={}, headers=HEADERS)
+    assert reply.status_code == 404
+    assert reply.json() == {"ret": 404, "msg": f"接口不存在: 404 Not Found: POST {path}"}
+
+
+def test_get_of_a_gewe_operation_is_a_405_in_gewe_envelope(http: httpx.Client) -> None:
+    reply = http.get(POST, headers=HEADERS)
+    assert reply.status_code == 405
+    assert reply.json()["ret"] == 405
+    assert reply.json()["msg"].startswith("请求方法不支持: 405")
+
+
+def test_gewe_is_served_under_the_self_hosted_base_v2_api_too(http: httpx.Client,
+                                                              server: LiveServer) -> None:
+    body = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
+            "imgUrl": "http://dummyimage.com/40x30"}
+    reply = http.post(POST.replace("/gewe/v2/api/", "/v2/api/"), json=body, headers=HEADERS)
+    assert reply.json()["ret"] == 200 and reply.json()["data"]["width"] == 40
+    assert [e.path for e in server.journal.entries("postImage")] == ["/v2/api/message/postImage"]
 
 
 def open_fixture(name: str) -> bytes:

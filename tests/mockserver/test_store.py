@@ -622,3 +622,4 @@ def test_restarted_app_on_the_same_directory_still_serves_the_image(
     restarted = create_app(MockConfig(), store=open_store()).test_client()
     image = downloaded_bytes(restarted, forward_xml_of(posted))
     assert hashlib.md5(image).hexdigest() == posted["md5"]
+

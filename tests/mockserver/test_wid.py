@@ -228,14 +228,16 @@ def test_body_that_is_not_utf8_fails_as_an_unreadable_body(http: httpx.Client) -
     assert "接口不存在" not in reply.json()["message"]
 
 
-@pytest.mark.parametrize("method, path", [
-    ("POST", "/getMsgVideo"),
-    ("GET", "/getMsgImg"),
-    ("GET", "/"),
-])
-def test_unknown_root_path_answers_in_the_wid_envelope(http: httpx.Client, method: str,
-                                                       path: str) -> None:
-    reply = http.request(method, path, headers=HEADERS)
-    assert reply.status_code == 200
+def test_get_of_get_msg_img_is_a_405_in_the_wid_envelope(http: httpx.Client) -> None:
+    reply = http.get(GET_MSG_IMG, headers=HEADERS)
+    assert reply.status_code == 405
+    assert reply.headers["Allow"] == "POST, OPTIONS"
     assert reply.headers["Content-Type"].startswith("application/json")
-    assert_failure(reply.json(), path)
+    assert reply.json()["code"] == "1001"
+    assert reply.json()["message"].startswith("失败: 请求方法不支持: 405")
+
+
+def test_an_unknown_root_path_is_a_plain_json_404_not_a_wid_failure(http: httpx.Client) -> None:
+    reply = http.post("/getMsgVideo", headers=HEADERS)
+    assert reply.status_code == 404
+    assert reply.json() == {"error": "404 Not Found: POST /getMsgVideo; GET / lists the routes"}

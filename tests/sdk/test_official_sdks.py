@@ -111,6 +111,12 @@ def test_gewechat_client_posts_and_forwards_an_image(server: LiveServer) -> None
     assert forwarded["ret"] == 200 and forwarded["data"]["md5"] == data["md5"]
 
 
+def test_gewechat_client_works_at_the_base_its_readme_shows(server: LiveServer) -> None:
+    client = gewechat.GewechatClient(f"{server.url}/v2/api", DEFAULTS.gewe.tokens[0])
+    sent = client.post_image(GEWE_APP_ID, "wxid_friend01", "http://dummyimage.com/40x30")
+    assert sent["ret"] == 200 and sent["data"]["height"] == 30
+
+
 @pytest.mark.parametrize("image_type", [1, 2, 3])
 def test_gewechat_client_downloads_each_type_of_a_received_image(server: LiveServer,
                                                                  image_type: int) -> None:

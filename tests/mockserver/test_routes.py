@@ -1,0 +1,39 @@
+"""Routes no operation has: the index at /, and 404s in the envelope of the path's owner."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mockserver import LiveServer
+
+
+def test_index_lists_each_apis_base_urls_operations_and_spec(http: httpx.Client,
+                                                              server: LiveServer) -> None:
+    index = http.get("/").json()
+    apis = index["apis"]
+    assert set(apis) == {"gewe", "wid", "lark", "admin"}
+    assert apis["gewe"]["base_urls"] == [f"{server.url}/gewe/v2/api", f"{server.url}/v2/api"]
+    assert apis["lark"]["base_urls"] == [server.url]
+    assert apis["admin"]["base_urls"] == [f"{server.url}/__admin"]
+    assert {"operationId": "getImage", "method": "GET",
+            "path": "/open-apis/im/v1/images/{image_key}"} in apis["lark"]["operations"]
+    assert apis["wid"]["spec"] == f"{server.url}/__admin/specs/wid.yaml"
+
+
+def test_index_is_not_journaled(http: httpx.Client, server: LiveServer) -> None:
+    http.get("/")
+    assert server.journal.entries() == []
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/favicon.ico"),
+    ("POST", "/v2/message/postImage"),
+    ("PUT", "/v3/api/message/postImage"),
+])
+def test_a_path_no_api_owns_is_a_plain_json_404(http: httpx.Client, method: str,
+                                                path: str) -> None:
+    reply = http.request(method, path)
+    assert reply.status_code == 404
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json()["error"].endswith(f"{method} {path}; GET / lists the routes")
