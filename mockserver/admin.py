@@ -116,6 +116,11 @@ class AdminApi(VendorApi):
 
     def get_journal(self, call: Call) -> Response:
         query = call.valid.query
+        known = sorted({op.operation_id for vendor in self.vendors.values()
+                        for op in vendor.operations} | {"getFile", journal.CALLBACK})
+        if query.get("operation", known[0]) not in known:
+            raise AdminError(400, f"no operation {query['operation']!r} is journaled; "
+                                  f"known: {', '.join(known)}")
         entries = journal.query(self.state.journal_writer, operation=query.get("operation"),
                                 api=query.get("api"), limit=query.get("limit"))
         return json_response({"entries": [_journal_entry(e) for e in entries]})

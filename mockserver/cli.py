@@ -91,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
     _check_port_free(config)
     if not args.quiet:
         _log_requests()
-    temporary = None
+    temporary, serving_pid = None, os.getpid()
     if args.workers > 1 and config.state_dir is None:  # workers share state through files
         temporary = tempfile.mkdtemp(prefix="chatimg-mock-")
         config = dataclasses.replace(config, state_dir=temporary)
@@ -103,7 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
             return _serve_threaded(config, temporary is not None)
         return _serve_gunicorn(config, args.workers, args.threads, temporary is not None)
     finally:
-        if temporary is not None:
+        # (gunicorn's workers, forked from here, leave through this too: not theirs to remove)
+        if temporary is not None and os.getpid() == serving_pid:
             shutil.rmtree(temporary, ignore_errors=True)
 
 

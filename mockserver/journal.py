@@ -43,6 +43,7 @@ __all__ = ["JournalEntry", "JournalView", "Secrets", "clear", "query", "record_d
 log = logging.getLogger(__name__)
 SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
 SECRET_FIELDS = ("app_secret", "tenant_access_token")
+CALLBACK = "callback"  # the operation of a callback's entry
 BODY_TEXT_LIMIT = 2000
 # A JSON body up to this size is kept as its text until read; a bigger one is summarised at
 # once, so that no entry holds a big payload.
@@ -302,7 +303,7 @@ def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Res
     """A callback the mock sent, and the bot's answer (or None when it never came)."""
     writer.add(JournalEntry(
         entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
-        api=delivery.vendor, operation="callback", method="POST", path=delivery.url, query="",
+        api=delivery.vendor, operation=CALLBACK, method="POST", path=delivery.url, query="",
         request_headers=dict(delivery.headers),
         request_body=summarise_body(delivery.body.encode("utf-8"), "application/json"),
         status=answer.status_code if answer is not None else 0, vendor_code=None,

@@ -563,3 +563,16 @@ def test_file_links_work_without_the_admin_token(guarded: httpx.Client) -> None:
 def test_vendor_apis_need_no_admin_token(guarded: httpx.Client) -> None:
     assert post_image(guarded).json()["ret"] == 200
     assert lark_upload(guarded, lark_headers(guarded)).json()["code"] == 0
+
+
+def test_journal_of_an_unknown_operation_is_refused_naming_the_known_ones(
+        http: httpx.Client) -> None:
+    reply = http.get("/__admin/journal", params={"operation": "postImages"})
+    assert reply.status_code == 400
+    assert reply.json()["error"].startswith("no operation 'postImages' is journaled; known: ")
+    assert "postImage, " in reply.json()["error"] and "callback" in reply.json()["error"]
+
+
+@pytest.mark.parametrize("operation", ["callback", "getFile", "getImage"])
+def test_journal_of_a_known_operation_is_listed(http: httpx.Client, operation: str) -> None:
+    assert http.get("/__admin/journal", params={"operation": operation}).status_code == 200

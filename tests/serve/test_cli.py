@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,13 @@ def test_workers_without_a_state_dir_share_a_private_folder_removed_at_exit(
     assert posted.json()["ret"] == 200
     assert len(httpx.get(first.url + "/__admin/images").json()["images"]) == 1
     httpx.post(second.url + "/__admin/reset")  # another instance's reset
+    assert len(httpx.get(first.url + "/__admin/images").json()["images"]) == 1
+
+    pid = first.process.pid
+    worker = max(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
+    os.kill(worker, signal.SIGTERM)  # gunicorn starts another; the folder stays theirs
+    time.sleep(1)
+    assert folders[0].is_dir()
     assert len(httpx.get(first.url + "/__admin/images").json()["images"]) == 1
 
     first.stop()
