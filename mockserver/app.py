@@ -115,15 +115,16 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
         # Entries keep replies as text: the journal reads their vendor codes when it is read.
         state.journal_writer.reply_codes.update(
             {name: api.reply_code for name, api in apis.items()})
+        state.journal_writer.operations.update(
+            operation_id for operation_id, (api, operation) in routes.items()
+            if _a_bots_call(api, operation.path))
 
         @app.after_request
         def keep_in_journal(response: Response) -> Response:
             # The objects themselves, not their proxies: each use of a proxy costs a lookup.
             current = request._get_current_object()  # type: ignore[attr-defined]
             api, operation = route_of()
-            # A bot's calls: to the vendors, and of the download links they handed out.
-            if api is not None and (api.spec_name in VENDOR_SPECS or
-                                    current.path.startswith(FILES_PREFIX)):
+            if api is not None and _a_bots_call(api, current.path):
                 journal.record_exchange(
                     state.journal_writer, request=current, context=g._get_current_object(),
                     response=response, api=api,
@@ -143,6 +144,11 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.register_error_handler(HTTPException, _http_error_handler(route_of))
     app.register_error_handler(Exception, _unexpected_error_handler(route_of))
     return app
+
+
+def _a_bots_call(api: VendorApi, path: str) -> bool:
+    """What the journal keeps: calls to the vendors, and of the download links they gave."""
+    return api.spec_name in VENDOR_SPECS or path.startswith(FILES_PREFIX)
 
 
 def _json_of(response: Response) -> Any:
@@ -261,7 +267,8 @@ def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation
         else:
             detail = f"{error.code} {error.name}: {request.method} {requested_path(request)}"
             response = api.finish(api.no_route(error.code or 404, detail).to_response())
-        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        if response.status_code == 405 and isinstance(error, MethodNotAllowed) and \
+                error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)  # (RFC 9110 wants it)
         return response
 

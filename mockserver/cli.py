@@ -52,12 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="chatimg-mock", description="Mock of the GeWe, wid and Lark image APIs.",
         epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the mock (the default command)",
                                 epilog=ENVIRONMENT,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     for target in (parser, serve):
+        target.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
         target.add_argument("--host", help="address to bind (default 127.0.0.1)")
         target.add_argument("--port", type=int, help="port to listen on (default 4010)")
         target.add_argument("--config", help="YAML or JSON config file (or $CHATIMG_CONFIG)")
@@ -167,14 +167,14 @@ def _serve_threaded(config: MockConfig, temporary: bool) -> int:
 
 def _check_port_free(config: MockConfig) -> None:
     """Fail at once, and say why, where the servers would retry or print their own lines."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     try:
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        with socket.create_server((config.host, config.port), family=family):
-            pass
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            probe.bind((config.host, config.port))
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise MockServerError(f"cannot listen on {_host_port(config.host, config.port)}: "
-                              f"{reason}") from None
+                              f"{exc.strerror or exc}") from None
 
 
 def _serve_gunicorn(config: MockConfig, workers: int, threads: int, temporary: bool) -> int:

@@ -180,6 +180,8 @@ class JournalWriter:
         # Each API's ``reply_code`` by name, for the vendor code of entries read: set by the
         # app, as the vendors are its.
         self.reply_codes: dict[str, ReplyCode] = {}
+        # The operations entries may name (set by the app too): a query for another is a typo.
+        self.operations: set[str] = {CALLBACK}
         self._limit = limit
         self._saved = itertools.count(1)  # entries ever saved: no fewer than the store holds
         self._pending: list[JournalEntry] = []
@@ -188,6 +190,12 @@ class JournalWriter:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pid = os.getpid()
+
+    def check_operation(self, name: str) -> None:
+        """ValueError naming the known operations, if no entry can be of ``name``."""
+        if name not in self.operations:
+            raise ValueError(f"no operation {name!r} is journaled; known: "
+                             f"{', '.join(sorted(self.operations))}")
 
     def add(self, entry: JournalEntry) -> None:
         if not self.store.shared:
@@ -315,7 +323,10 @@ def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Res
 
 def query(writer: JournalWriter, *, operation: str | None = None, api: str | None = None,
           limit: int | None = None) -> list[JournalEntry]:
-    """Entries oldest first, optionally of one operation or API, the last ``limit`` of them."""
+    """Entries oldest first, optionally of one operation or API, the last ``limit`` of them;
+    ValueError for an operation no entry can be of."""
+    if operation is not None:
+        writer.check_operation(operation)
     writer.settle()
     entries = sorted(writer.store.records(JournalEntry), key=lambda e: e.entry_id)
     entries = [e for e in entries if (operation is None or e.operation == operation)
@@ -368,6 +379,7 @@ class JournalView:
         """Entries of ``operation`` whose request body has ``body``'s fields; fails readably
         when there are none, or not exactly ``times``."""
         __tracebackhide__ = True  # pytest shows the test's line, not this one
+        self._writer.check_operation(operation)
         seen = query(self._writer)
         calls = [e for e in seen if e.operation == operation]
         found = [e for e in calls if matches(e, body)]

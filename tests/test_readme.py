@@ -84,6 +84,6 @@ def test_readme_client_example_runs_against_the_served_mock() -> None:
     lines = run.stdout.splitlines()
     new_msg_id, width, md5 = lines[0].split()
     assert int(new_msg_id) > 2**53 and width == "400" and len(md5) == 32
-    assert lines[1].startswith("NORMAL (")
+    assert lines[1] == "NORMAL ['HD', 'NORMAL']"
     assert "/__files/" in lines[2]
     assert lines[3].startswith("234005 Image has been deleted ")

@@ -576,3 +576,9 @@ def test_journal_of_an_unknown_operation_is_refused_naming_the_known_ones(
 @pytest.mark.parametrize("operation", ["callback", "getFile", "getImage"])
 def test_journal_of_a_known_operation_is_listed(http: httpx.Client, operation: str) -> None:
     assert http.get("/__admin/journal", params={"operation": operation}).status_code == 200
+
+
+def test_assert_called_with_an_operation_no_entry_can_have_names_the_known_ones(
+        server: LiveServer) -> None:
+    with pytest.raises(ValueError, match="no operation 'postImg' is journaled; known: "):
+        server.journal.assert_not_called("postImg")

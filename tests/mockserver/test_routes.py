@@ -37,3 +37,9 @@ def test_a_path_no_api_owns_is_a_plain_json_404(http: httpx.Client, method: str,
     assert reply.status_code == 404
     assert reply.headers["Content-Type"].startswith("application/json")
     assert reply.json()["error"].endswith(f"{method} {path}; GET / lists the routes")
+
+
+def test_an_unknown_admin_route_is_a_404_pointing_at_the_index(http: httpx.Client) -> None:
+    reply = http.get("/__admin/nope")
+    assert reply.status_code == 404
+    assert reply.json() == {"error": "404 Not Found: GET /__admin/nope; GET / lists the routes"}

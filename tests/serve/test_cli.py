@@ -29,7 +29,10 @@ WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_sea
 
 
 def mock(*args: str, as_a_user: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mockserver`` to its end (it ends at once on a refusal)."""
+    """Run ``python -m mockserver`` to its end (it ends at once on a refusal), on any free
+    port unless one is given."""
+    if args[0] == "serve" and "--port" not in args:
+        args = (*args, "--port", "0")
     prefix = []
     if as_a_user and os.geteuid() == 0:
         if shutil.which("setpriv") is None:
