@@ -141,8 +141,9 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
                              (time.perf_counter() - g.started) * 1000)
         return response
 
-    app.register_error_handler(HTTPException, _http_error_handler(route_of))
-    app.register_error_handler(Exception, _unexpected_error_handler(route_of))
+    unexpected = _unexpected_error_handler(route_of)
+    app.register_error_handler(HTTPException, _http_error_handler(route_of, unexpected))
+    app.register_error_handler(Exception, unexpected)
     return app
 
 
@@ -242,8 +243,8 @@ class _PathAliases:
                  ) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
         for alias, prefix in self.aliases:
-            if path.startswith(alias):
-                environ[REQUESTED_PATH] = path
+            if path.startswith(alias):  # (PATH_INFO is UTF-8 read as latin-1, per PEP 3333)
+                environ[REQUESTED_PATH] = path.encode("latin-1").decode("utf-8", "replace")
                 environ["PATH_INFO"] = prefix + path[len(alias):]
                 break
         return self.app(environ, start_response)
@@ -256,12 +257,22 @@ def _no_route(error: HTTPException) -> Response:
                          error.code or 404)
 
 
-def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation | None]]
+def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation | None]],
+                        unexpected: Callable[[Exception], Response]
                         ) -> Callable[[HTTPException], Response]:
-    """Unknown paths and methods, in the envelope of the vendor the path belongs to."""
+    """Unknown paths and methods, in the envelope of the vendor the path belongs to; any
+    other HTTP error Flask raises as a refusal of the request, or (5xx: an error of the mock
+    outside a view, say in an after_request hook) as the error of the mock it is."""
 
     def handle(error: HTTPException) -> Response:
-        api, _ = route_of()
+        api, operation = route_of()
+        if error.code is None or error.code >= 500:
+            original = getattr(error, "original_exception", None)
+            return unexpected(original if isinstance(original, Exception) else error)
+        if error.code not in (404, 405) and api is not None:
+            problem = RequestProblem("body", None, "invalid",
+                                     f"{error.code} {error.name}: {error.description}")
+            return api.finish(api.rejection(operation, problem).to_response())
         if api is None:
             response = _no_route(error)
         else:
@@ -269,7 +280,9 @@ def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation
             response = api.finish(api.no_route(error.code or 404, detail).to_response())
         if response.status_code == 405 and isinstance(error, MethodNotAllowed) and \
                 error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # (RFC 9110 wants it)
+            # RFC 9110 wants it; sorted, for Werkzeug gives the methods in set order
+            response.headers["Allow"] = ", ".join(
+                sorted(error.valid_methods, key=lambda method: (method == "OPTIONS", method)))
         return response
 
     return handle

@@ -28,7 +28,8 @@ from .app import REQUEST_LOG, create_app
 from .config import ENV_PREFIX, MockConfig, check_port
 from .data_files import kit_version
 from .errors import MockServerError
-from .serving import RequestIntake, gunicorn_settings, limit_header_stalls, werkzeug_server
+from .serving import (ConsoleLog, RequestIntake, gunicorn_settings, limit_header_stalls,
+                      werkzeug_server)
 
 # Threads of each process: calls held up on purpose (an armed latency, a trickled reply) or by
 # a slow client hold one each, and must not hold up the others. Threads start when needed.
@@ -109,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _log_requests() -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = ConsoleLog(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     REQUEST_LOG.addHandler(handler)
     REQUEST_LOG.setLevel(logging.INFO)

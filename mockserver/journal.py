@@ -341,15 +341,23 @@ def clear(writer: JournalWriter) -> int:
 
 def matches(entry: JournalEntry, expected: Mapping[str, Any]) -> bool:
     """Whether the entry's request body has each expected field (dotted paths allowed)."""
-    for path, value in expected.items():
-        node: Any = entry.request_body
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return False
-            node = node[part]
-        if node != value:
-            return False
-    return True
+    return all(difference(entry.request_body, path, value) is None
+               for path, value in expected.items())
+
+
+def difference(body: Any, path: str, expected: Any) -> str | None:
+    """How a body's field at a dotted path differs from ``expected``; None if it does not."""
+    for part in path.split("."):
+        if not isinstance(body, Mapping) or part not in body:
+            return f"expected {_cut(repr(expected))}, absent from the body"
+        body = body[part]
+    if body == expected:
+        return None
+    return f"expected {_cut(repr(expected))}, got {_cut(repr(body))}"
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class JournalView:
@@ -406,29 +414,14 @@ class JournalView:
             lines.append(f"  {entry.method} {entry.path} -> {entry.status} "
                          f"code={entry.vendor_code}")
             for path, value in expected.items():
-                difference = self._difference(entry.request_body, path, value)
-                if difference:
-                    lines.append(f"    {path}: {difference}")
+                differs = difference(entry.request_body, path, value)
+                if differs:
+                    lines.append(f"    {path}: {differs}")
             body = json.dumps(entry.request_body, ensure_ascii=False, default=str)
-            lines.append(f"    body: {self._cut(body, self.SHOWN_BODY_CHARS)}")
+            lines.append(f"    body: {_cut(body, self.SHOWN_BODY_CHARS)}")
         if len(misses) > self.SHOWN_NEAR_MISSES:
             lines.append(f"  … {len(misses) - self.SHOWN_NEAR_MISSES} more")
         return "\n" + "\n".join(lines)
-
-    @classmethod
-    def _difference(cls, body: Any, path: str, expected: Any) -> str | None:
-        """How a body's field at a dotted path differs from ``expected``; None if it does not."""
-        for part in path.split("."):
-            if not isinstance(body, Mapping) or part not in body:
-                return f"expected {cls._cut(repr(expected))}, absent from the body"
-            body = body[part]
-        if body == expected:
-            return None
-        return f"expected {cls._cut(repr(expected))}, got {cls._cut(repr(body))}"
-
-    @staticmethod
-    def _cut(text: str, limit: int = 80) -> str:
-        return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _describe(entries: list[JournalEntry], limit: int) -> str:

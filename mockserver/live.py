@@ -19,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from .app import create_app, mock_state
 from .config import MockConfig
-from .serving import STALL_SECONDS, werkzeug_server
+from .serving import werkzeug_server
 from .journal import JournalView
 from .specs import VENDOR_SPECS
 from .state import MockState
@@ -167,9 +167,10 @@ class LiveServer:
 
     def __init__(self, config: MockConfig | None = None, *, app: WSGIApplication | None = None,
                  host: str = "127.0.0.1", port: int = 0):
-        self.app = app or create_app(config or MockConfig())
-        stall = config.request_timeout_seconds if config else STALL_SECONDS
-        self._server: BaseWSGIServer = werkzeug_server(self.app, host, port, stall)
+        config = config or MockConfig()
+        self.app = app or create_app(config)
+        self._server: BaseWSGIServer = werkzeug_server(self.app, host, port,
+                                                       config.request_timeout_seconds)
         # A short poll: stopping the server (after each test that made one) takes no time.
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,6 +208,8 @@ class _FastPath:
 
 
 QUOTE_CHARS = 60  # of a body, at most, in an error message
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = QUOTE_CHARS
 _BODY_PROBLEM = "chatimg.body_problem"  # environ: what body_problem found, once read
 
 
@@ -246,6 +250,11 @@ def read_json(raw: bytes) -> Any:
         value = _DECODER.decode(text)
     except RecursionError:
         raise _unreadable("it is nested too deeply") from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise _unreadable(f"a number has more than {sys.get_int_max_str_digits()} "
+                          "digits") from None
     if text.find("\\u") >= 0 and _holds_lone_surrogate(value):
         raise _unreadable("a string holds an unpaired surrogate escape (\\ud800-\\udfff)")
     return value
@@ -387,9 +396,9 @@ def _body_problem(error: Exception) -> RequestProblem:
                 name = _missing_property(first)
                 return RequestProblem("body", name, "missing", f"body field {name} is required")
             location = ".".join(str(p) for p in first.absolute_path) or None
-            message = first.message
+            message = _schema_message(first)
             if first.validator in ("oneOf", "anyOf"):
-                message = f"{first.instance!r} is not of an allowed type"
+                message = f"{_SHORT.repr(first.instance)} is not of an allowed type"
             name = f"body field {location}" if location else "the body"
             return RequestProblem("body", location, "invalid", f"{name} is not valid: {message}")
     return RequestProblem("body", None, "invalid",
@@ -400,10 +409,22 @@ def _text(error: BaseException) -> str:
     """An error's text, cut short: openapi-core's may quote a whole body (and decoding it to
     do so can fail)."""
     try:
-        text = str(error)
+        return _cut(str(error))
     except Exception:  # noqa: BLE001
         return type(error).__name__
-    return text if len(text) <= QUOTE_CHARS * 2 else text[:QUOTE_CHARS * 2] + "…"
+
+
+def _schema_message(error: Any) -> str:
+    """jsonschema's message, the value it quotes cut short (it may be megabytes long)."""
+    quoted = repr(error.instance)
+    message: str = error.message
+    if len(quoted) > QUOTE_CHARS:
+        message = message.replace(quoted, _SHORT.repr(error.instance))
+    return _cut(message)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS * 3 else text[:QUOTE_CHARS * 3] + "…"
 
 
 def _quote(raw: bytes) -> str:
@@ -421,5 +442,5 @@ def _missing_property(error: Any) -> str:
 def _cause(error: Exception) -> str:
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue) and list(cause.schema_errors):
-        return next(iter(cause.schema_errors)).message
+        return _schema_message(next(iter(cause.schema_errors)))
     return _text(cause or error)

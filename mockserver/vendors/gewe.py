@@ -97,7 +97,7 @@ class GeweApi(VendorApi):
     # API at /v2/api, the base gewechat-client's README shows (vendor notes 1.1, sdk-notes).
     base_paths = ("/gewe/v2/api", "/v2/api")
     path_aliases = {"/v2/api/": "/gewe/v2/api/"}
-    path_prefixes = ("/gewe/", "/v2/api/")
+    path_prefixes = ("/gewe/",)  # (and /v2/api/, resolved to /gewe/v2/api/ before routing)
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"postImage": self.post_image, "downloadImage": self.download_image,

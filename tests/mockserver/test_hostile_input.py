@@ -39,6 +39,7 @@ HOSTILE_VALUES = {
     "an unpaired surrogate escape": (b'"\\ud800"', "unpaired surrogate"),
     "an unpaired low surrogate escape": (b'"a\\uDC00b"', "unpaired surrogate"),
     "nesting that exhausts the stack": (TOO_DEEP, "nested too deeply"),
+    "an integer of 5000 digits": (b"9" * 5000, "a number has more than 4300 digits"),
 }
 
 
@@ -312,3 +313,14 @@ def test_a_prefer_fault_number_out_of_bounds_is_refused_in_the_vendor_envelope(
     reply = post_image(http, gewe_body(), Prefer=prefer)
     assert_no_internal_error(reply)
     assert reply.json()["ret"] == 500 and reason in reply.json()["msg"], reply.text
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/gewe/v2/api/message/downloadImage", {"appId": GEWE_APP_ID, "xml": "x", "type": "x" * 10**6}),
+    (POST_IMAGE, {"appId": GEWE_APP_ID, "imgUrl": "x", "toWxid": ["y" * 10**6]}),
+    ("/__admin/rules", {"operation": "postImage", "error": ["e" * 10**6]}),
+], ids=["gewe-type", "gewe-toWxid", "admin-rule"])
+def test_a_refusal_quotes_a_huge_value_short(http: httpx.Client, path: str, body: dict) -> None:
+    reply = http.post(path, json=body, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    assert len(reply.content) < 400, reply.text[:400]
+    assert "is not of type" in reply.text

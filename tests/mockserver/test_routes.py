@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from flask import Response
 
-from mockserver import LiveServer
+from mockserver import LiveServer, MockConfig, create_app
+from mockserver.app import INTERNAL_ERROR_HEADER
 
 
 def test_index_lists_each_apis_base_urls_operations_and_spec(http: httpx.Client,
@@ -43,3 +45,18 @@ def test_an_unknown_admin_route_is_a_404_pointing_at_the_index(http: httpx.Clien
     reply = http.get("/__admin/nope")
     assert reply.status_code == 404
     assert reply.json() == {"error": "404 Not Found: GET /__admin/nope; GET / lists the routes"}
+
+
+def test_an_error_of_the_mock_after_the_view_still_answers_in_the_vendors_envelope() -> None:
+    """Flask turns an exception raised outside a view (here an after_request hook) into a
+    500 HTTPException: it must reach the bot as the marked internal error, not as an HTML 500."""
+    app = create_app(MockConfig())
+
+    @app.after_request
+    def broken(response: Response) -> Response:
+        raise KeyError("a bug")
+
+    reply = app.test_client().post("/gewe/v2/api/message/postImage", json={},
+                                   headers={"X-GEWE-TOKEN": MockConfig().gewe.tokens[0]})
+    assert reply.headers[INTERNAL_ERROR_HEADER] == "KeyError"
+    assert reply.get_json() == {"ret": 500, "msg": "参数错误: internal error of the mock: KeyError"}
