@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 
 import httpx  # noqa: E402
 
+from bench import imports  # noqa: E402
 from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk  # noqa: E402
 from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError  # noqa: E402
 from bench.servers import (SERVERS, RssSampler, RunningServer, ServerKind,  # noqa: E402
@@ -362,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = render_notes(rows, skipped)
     if notes:
         print("\n" + notes)
+    print("\n" + imports.render(imports.import_costs()))
     print(f"\n{len(bench.outcomes)} runs in {time.time() - started:.0f} s; medians over rounds, "
           f"× ceiling is the median of per-round ratios to the ceiling's req/s.")
     if args.json:

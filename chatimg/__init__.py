@@ -4,7 +4,7 @@ Built on httpx. Every client takes its base URL, credentials, ``timeout`` and ``
 as arguments, so it runs against the real service, the ``mockserver`` on a socket, or an
 in-process app (``httpx.WSGITransport``). Every failure is a ``ChatImageError``; see
 ``chatimg._errors`` for the tree. ``chatimg.inbound`` reads the image messages the vendors
-POST to a bot (GeWe and wid callbacks, Lark events).
+POST to a bot (GeWe and wid callbacks, Lark events, plain or encrypted).
 """
 
 from ._errors import (
@@ -40,6 +40,7 @@ from .inbound import (
     GeweImageMessage,
     LarkImageMessage,
     WidImageMessage,
+    decrypt_lark_event,
     parse_gewe_callback,
     parse_lark_event,
     parse_wid_callback,
@@ -63,5 +64,5 @@ __all__ = [
     "LarkNotResourceSender", "LarkRateLimited", "LarkSendRefused", "LarkTenantError",
     "LarkTokenError", "LarkUnauthorized", "ProtocolError", "RateLimitPolicy", "SentImage",
     "SentMessage", "TransportError", "WidClient", "WidError", "WidImageMessage",
-    "parse_gewe_callback", "parse_lark_event", "parse_wid_callback",
+    "decrypt_lark_event", "parse_gewe_callback", "parse_lark_event", "parse_wid_callback",
 ]

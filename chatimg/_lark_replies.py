@@ -148,7 +148,7 @@ def _code_of(payload: dict[str, Any], response: httpx.Response) -> int:
     return code
 
 
-def is_image(head: bytes) -> bool:
+def is_image(head: bytes | bytearray) -> bool:
     """Whether a body starting with ``head`` is an image of a format Lark takes."""
     return (head.startswith(IMAGE_SIGNATURES)
             or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")

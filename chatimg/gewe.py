@@ -125,7 +125,7 @@ class _GeweCalls:
                 if not _another_type_may_help(error):
                     break
                 continue
-            tried = tuple(ImageType(t) for t, _ in failures) + (candidate,)
+            tried = (*(ImageType(t) for t, _ in failures), candidate)
             return DownloadedImage(file_url=_file_url(data), type=candidate, tried=tried)
         last = failures[-1][1]
         last.attempts = tuple(failures)

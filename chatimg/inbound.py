@@ -5,7 +5,9 @@ Pure functions over the JSON body, already parsed into a ``dict``; no web framew
 Each returns the image message, or None for anything else (text, other callback or event
 types, a url_verification); a payload that claims to be an image but lacks what one carries
 raises ``ProtocolError``. The vendors send the same message more than once: de-duplicate on
-``new_msg_id`` (GeWe, wid) or ``event_id`` (Lark).
+``new_msg_id`` (GeWe, wid) or ``event_id`` (Lark). A Lark app with an Encrypt Key gets its
+events encrypted: pass the key as ``encrypt_key=``. Checking Lark's signature headers, which
+need the raw bytes, is left to the caller.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import ProtocolError
+from ._lark_decryption import NOT_DECRYPTED, decrypt_lark_body
 from ._xml import without_sender_prefix
 
 GEWE_ADD_MSG = "AddMsg"
@@ -81,7 +84,7 @@ class WidImageMessage:
 
 @dataclass(frozen=True)
 class LarkImageMessage:
-    """An image in a Lark ``im.message.receive_v1`` event (schema 2.0, decrypted).
+    """An image in a Lark ``im.message.receive_v1`` event (schema 2.0).
 
     ``image_key`` comes out of the content's JSON string; download the image with
     ``LarkClient.download_message_resource(message_id, image_key)``. ``token`` is the
@@ -152,13 +155,16 @@ def parse_wid_callback(payload: Mapping[str, Any]) -> WidImageMessage | None:
         self_sent=data.get("self") is True)
 
 
-def parse_lark_event(payload: Mapping[str, Any]) -> LarkImageMessage | None:
-    """The image in a Lark event body (schema 2.0, decrypted), or None for other events,
-    other message types and url_verification."""
-    _check_object(payload, "Lark event")
-    if "encrypt" in payload:
-        raise ProtocolError("the Lark event is encrypted: decrypt it first (lark-oapi's "
-                            "EventDispatcherHandler does, with the app's encrypt key)")
+def parse_lark_event(payload: Mapping[str, Any], *, encrypt_key: str | None = None
+                     ) -> LarkImageMessage | None:
+    """The image in a Lark event body (schema 2.0), or None for other events, other message
+    types and url_verification (encrypted or not).
+
+    An encrypted body (``{"encrypt": ...}``) is decrypted with ``encrypt_key``, the app's
+    Encrypt Key; without one it raises ProtocolError, as it does when the key is wrong. A plain
+    body is read as is, key or not, as lark-oapi reads it.
+    """
+    payload = decrypt_lark_event(payload, encrypt_key)
     header, event = payload.get("header"), payload.get("event")
     if payload.get("schema") != "2.0" or not isinstance(header, Mapping):
         return None  # url_verification, or a schema 1.0 event
@@ -185,6 +191,34 @@ def parse_lark_event(payload: Mapping[str, Any]) -> LarkImageMessage | None:
         sender_open_id=(_optional_text(sender_id, "open_id")
                         if isinstance(sender_id, Mapping) else None),
         create_time=_optional_text(message, "create_time"))
+
+
+def decrypt_lark_event(payload: Mapping[str, Any], encrypt_key: str | None
+                       ) -> Mapping[str, Any]:
+    """The plain body of a Lark event: ``{"encrypt": ...}`` decrypted with ``encrypt_key``
+    (the app's Encrypt Key), any other body as it is.
+
+    A bot needs it for an encrypted url_verification, whose ``challenge`` it must echo. An
+    encrypted body without a key, or one that does not decrypt to a JSON object with it (a wrong
+    key, a broken ciphertext), raises ProtocolError.
+    """
+    _check_object(payload, "Lark event")
+    if "encrypt" not in payload:
+        return payload
+    if not encrypt_key:
+        raise ProtocolError("the Lark event is encrypted: pass the app's Encrypt Key as "
+                            "encrypt_key= to decrypt it")
+    encrypted = payload["encrypt"]
+    if not isinstance(encrypted, str) or not encrypted:
+        raise ProtocolError(f"the Lark event has no encrypt string: {encrypted!r:.100}")
+    try:
+        body = json.loads(decrypt_lark_body(encrypted, encrypt_key).decode("utf-8"))
+    except ValueError:  # not UTF-8, or not JSON: what a wrong key leaves, mostly
+        raise ProtocolError(NOT_DECRYPTED) from None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the decrypted Lark event is not a JSON object: "
+                            f"{type(body).__name__}")
+    return body
 
 
 def lark_image_key(content: str) -> str | None:

@@ -10,6 +10,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from mockserver.specs import VENDOR_SPECS, load_spec
 
+from .client import ClientCall, check_client_call
+from .client_methods import client_calls
 from .server import check_operation
 from .stateful import gewe_machine, lark_machine, wid_machine
 from .target import Target
@@ -69,9 +71,24 @@ def stateful_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
     ]
 
 
-def all_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
-    from .client import client_checks
+def client_checks() -> list[Check]:
+    """Per client method, one check for the replies the spec allows and one for those it does
+    not. ``run`` ignores its target: the replies are served in-process."""
+    checks = []
+    for call in client_calls().values():
+        for allowed in (True, False):
+            def run(target: Target | None, hypothesis_settings: settings, call: ClientCall = call,
+                    allowed: bool = allowed) -> None:
+                check_client_call(call, allowed=allowed, hypothesis_settings=hypothesis_settings)
+            checks.append(Check(
+                f"client.{call.name}.{'allowed' if allowed else 'off-spec'}",
+                "replies the spec allows: the typed result with their values, or the typed error"
+                if allowed else "replies the spec does not allow: a ChatImageError, nothing else",
+                run))
+    return checks
 
+
+def all_checks(lark_apps: list[tuple[str, str]]) -> list[Check]:
     return server_checks() + stateful_checks(lark_apps) + client_checks()
 
 

@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fnmatch
-import io
 import os
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
-
-import httpx
-from hypothesis.configuration import set_hypothesis_home_dir
-from hypothesis.reporting import with_reporter
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from mockserver.config import MockConfig
 from mockserver.data_files import kit_version
 from mockserver.errors import ConfigError
+from mockserver.extra import missing_extra
 
-from .checks import PROFILES, Check, all_checks, webhook_checks
-from .target import Credentials, Target
-from .webhooks import CALLBACKS, Webhook
+if TYPE_CHECKING:
+    from .webhooks import Webhook
+
+# (The checks need hypothesis, openapi-core and flask, which come with the mock extra: they are
+# imported in main, so that without them the command says so in one line.)
 
 DESCRIPTION = """\
 Hold a chat image API server (or a bot's webhook) to the specs with hypothesis and print
@@ -53,6 +49,16 @@ environment variables:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        from .checks import PROFILES, all_checks, webhook_checks
+        from .report import hypothesis_files_in_cache, run_checks
+        from .target import Credentials, Target
+    except ImportError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"chatimg-contract: {message}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="chatimg-contract", description=DESCRIPTION,
                                      epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,14 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the Lark app's encrypt key, if it has one")
     args = parser.parse_args(argv)
     with ExitStack() as stack:
-        stack.enter_context(_hypothesis_files_in_cache())
+        stack.enter_context(hypothesis_files_in_cache())
         if args.webhook:
             try:
                 webhooks = [_webhook(spec, args) for spec in args.webhook]
             except ValueError as exc:
                 parser.error(str(exc))
             target = Target("(no server)", Credentials.from_config(MockConfig()))
-            return _run(target, webhook_checks(webhooks), args)
+            return run_checks(target, webhook_checks(webhooks), args.only, args.profile)
 
         try:
             config = MockConfig.load()
@@ -107,86 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                             simulates_users=not args.no_user_simulation,
                             may_reset=args.allow_reset)
         stack.callback(target.close)
-        return _run(target, checks, args, probe=args.base_url is not None)
-
-
-def _run(target: Target, checks: list[Check], args: argparse.Namespace, *,
-         probe: bool = False) -> int:
-    """Report the checks ``--only`` selects; 2 when it selects none or the server is unusable."""
-    selected = [c for c in checks
-                if not args.only or any(fnmatch.fnmatch(c.name, p) for p in args.only)]
-    if not selected:
-        names = "\n".join(f"  {c.name}" for c in checks)
-        print(f"chatimg-contract: no check matches --only {', '.join(map(repr, args.only))}; "
-              f"the checks are:\n{names}", file=sys.stderr)
-        return 2
-    if probe:
-        try:
-            why = target.why_no_user_simulation()
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            print(f"chatimg-contract: cannot reach {target.base_url}: {exc}", file=sys.stderr)
-            return 2
-        if why and target.simulates_users:
-            print(f"chatimg-contract: no user simulation, {why}; skipping what needs it")
-            target.simulates_users = False
-    return report(target, selected, args.profile, sys.stdout)
-
-
-@contextmanager
-def _hypothesis_files_in_cache() -> Iterator[None]:
-    """hypothesis keeps its files in ``.hypothesis/`` of the working directory by default; the
-    kit keeps them in the user's cache instead, unless HYPOTHESIS_STORAGE_DIRECTORY says where."""
-    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-        yield
-        return
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    set_hypothesis_home_dir(Path(cache) / "chatimg-contract" / "hypothesis")
-    try:
-        yield
-    finally:
-        set_hypothesis_home_dir(None)
+        return run_checks(target, checks, args.only, args.profile,
+                          probe=args.base_url is not None)
 
 
 def _webhook(spec: str, args: argparse.Namespace) -> Webhook:
+    from .webhooks import CALLBACKS, Webhook  # (main has imported the mock extra)
+
     vendor, _, url = spec.partition("=")
     if vendor not in CALLBACKS or not url:
         raise ValueError(f"--webhook takes VENDOR=URL with VENDOR one of {', '.join(CALLBACKS)}")
     return Webhook(vendor, url, args.lark_verification_token, args.lark_encrypt_key)
-
-
-def report(target: Target, checks: list[Check], profile: str, out: io.TextIOBase) -> int:
-    """Run ``checks`` and print one line per check, with the minimal example of each failure."""
-    subject = target.base_url if target.base_url.startswith("http") else "bot webhooks"
-    print(f"chatimg contract report for {subject} (profile {profile})", file=out)
-    failed = skipped = 0
-    for check in checks:
-        if check.needs_user_simulation and not target.simulates_users:
-            print(f"  SKIP  {check.name:<40} needs the mock's user simulation", file=out)
-            skipped += 1
-            continue
-        notes: list[str] = []
-        started = time.monotonic()
-        try:
-            with with_reporter(notes.append):
-                check.run(target, PROFILES[profile])
-        except Exception as exc:  # any failure of the target is reported, not raised
-            failed += 1
-            print(f"  FAIL  {check.name:<40} {check.description}", file=out)
-            for line in _minimal_example(exc, notes):
-                print(f"        {line}", file=out)
-        else:
-            seconds = time.monotonic() - started
-            print(f"  PASS  {check.name:<40} {check.description} ({seconds:.1f}s)", file=out)
-    held = len(checks) - failed - skipped
-    print(f"{held} held, {failed} failed, {skipped} skipped", file=out)
-    return 1 if failed else 0
-
-
-def _minimal_example(exc: BaseException, notes: list[str]) -> list[str]:
-    lines = [line for note in notes for line in str(note).splitlines()
-             if line.strip() and not line.startswith("You can reproduce")]
-    failures = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else [exc]
-    for failure in failures:
-        lines += [f"{type(failure).__name__}: {line}" if i == 0 else line
-                  for i, line in enumerate(str(failure).splitlines() or [repr(failure)])]
-    return lines[-25:]

@@ -2,8 +2,10 @@
 result carrying the reply's values (19-digit ids exact) or raises the vendor's typed error; for
 a reply the spec does not allow, a ``ChatImageError``. Never any other exception.
 
-Replies come from the specs' response schemas and examples, served by ``httpx.MockTransport``:
-this contract needs no server.
+Here is what holds any client method to it: the method as a ``ClientCall``, the replies to serve
+it (allowed or not), and the property. Replies come from the specs' response schemas and
+examples, served by ``httpx.MockTransport``: this contract needs no server. Which methods of
+``chatimg`` are held to it, and what each must make of a reply, is in ``client_methods``.
 """
 
 from __future__ import annotations
@@ -14,37 +16,17 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from chatimg import (
-    FALLBACK_ORDER,
-    ChatImageError,
-    DownloadedImage,
-    GeweClient,
-    GeweError,
-    ImageType,
-    LarkClient,
-    LarkCode,
-    LarkError,
-    LarkRateLimited,
-    LarkTokenError,
-    ProtocolError,
-    SentImage,
-    WidClient,
-    WidError,
-)
+from chatimg import ChatImageError, GeweClient, LarkClient, ProtocolError, WidClient
 from mockserver.specs import read_spec
 
 from .server import ContractViolation
 from .strategies import SchemaResolver, from_schema
-
-if TYPE_CHECKING:
-    from .checks import Check
-    from .target import Target
 
 JSON = "application/json"
 REFUSAL = "refusal at an undocumented status"
@@ -54,9 +36,6 @@ HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body>
 IMAGE_SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF89a"}
 # Ids quoted as text (vendor notes 1.5), in digits that str.isdigit() accepts.
 DIGITS = ("0123456789", "０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-XML = '<?xml version="1.0"?>\n<msg><img aeskey="00" cdnmidimgurl="00" length="1" md5="00"/></msg>'
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-IMAGES_PATH = "/open-apis/im/v1/images"
 
 
 @dataclass(frozen=True)
@@ -360,151 +339,3 @@ def check_client_call(call: ClientCall, *, allowed: bool = True,
     contract = settings(base, report_multiple_bugs=False,
                         phases=[phase for phase in base.phases if phase != Phase.explain])(contract)
     contract()
-
-
-# --- what each method must make of an allowed reply -----------------------------------------
-
-def _expect(outcome: Outcome, kind: type, **fields: Any) -> str | None:
-    if not isinstance(outcome.error, kind):
-        return f"should have raised {kind.__name__} with {fields}"
-    wrong = {name: getattr(outcome.error, name) for name, value in fields.items()
-             if getattr(outcome.error, name) != value}
-    return f"{kind.__name__} should have {fields}, has {wrong}" if wrong else None
-
-
-def _returned(outcome: Outcome, expected: Any) -> str | None:
-    if outcome.error is not None:
-        return f"raised {type(outcome.error).__name__}, should have returned {expected!r:.200}"
-    if outcome.result != expected:
-        return f"returned {outcome.result!r:.200}, should have returned {expected!r:.200}"
-    return None
-
-
-def _gewe_refusal(outcome: Outcome, body: dict[str, Any]) -> str | None:
-    cause = body.get("data") or {}
-    return _expect(outcome, GeweError, ret=body["ret"], msg=body["msg"],
-                   data_code=cause.get("code"), data_msg=cause.get("msg"))
-
-
-SENT_FIELDS = {"to_wxid": "toWxid", "create_time": "createTime", "msg_id": "msgId",
-               "new_msg_id": "newMsgId", "type": "type", "aes_key": "aesKey", "file_id": "fileId",
-               "length": "length", "width": "width", "height": "height", "md5": "md5"}
-
-
-def _verify_sent(call: ClientCall, reply: Reply, outcome: Outcome) -> str | None:
-    if call.validator().is_valid(reply.data):
-        return _gewe_refusal(outcome, reply.data)
-    if outcome.error is not None:
-        return f"raised {type(outcome.error).__name__} for a success reply"
-    for attribute, key in SENT_FIELDS.items():  # exact, and of the same type: no float ids
-        value, got = reply.data["data"][key], getattr(outcome.result, attribute)
-        if got != value or type(got) is not type(value):
-            return f"{key} {value!r} came back as {attribute}={got!r}"
-    return None
-
-
-def _verify_download(requested: ImageType, fallback: bool) -> Verify:
-    order = FALLBACK_ORDER[requested] if fallback else (requested,)
-
-    def verify(call: ClientCall, reply: Reply, outcome: Outcome) -> str | None:
-        tried = tuple(ImageType(json.loads(request.content)["type"])
-                      for request in outcome.requests(call.served_path))
-        if tried != order[:len(tried)]:
-            return f"asked for types {tried}, not in the order {order}"
-        if call.validator().is_valid(reply.data):
-            attempts = tuple(kind for kind, _ in getattr(outcome.error, "attempts", ()))
-            return _gewe_refusal(outcome, reply.data) or (
-                None if attempts == tried else f"GeweError.attempts has {attempts}, not {tried}")
-        return _returned(outcome, DownloadedImage(reply.data["data"]["fileUrl"], tried[-1], tried))
-    return verify
-
-
-def _verify_wid(call: ClientCall, reply: Reply, outcome: Outcome) -> str | None:
-    body = reply.data
-    if call.validator().is_valid(body):
-        return _expect(outcome, WidError, code=body["code"], message=body["message"])
-    return _returned(outcome, body["data"]["url"] if isinstance(body["data"], dict)
-                     else body["data"])
-
-
-def _verify_lark(call: ClientCall, reply: Reply, outcome: Outcome) -> str | None:
-    if reply.status == 200:
-        return _returned(outcome, reply.data["data"]["image_key"] if reply.is_json else reply.body)
-    code, detail = reply.data["code"], reply.data.get("error")
-    limited = reply.status == 429 or code == LarkCode.RATE_LIMITED  # retried, then raised
-    logged = detail.get("log_id") if isinstance(detail, dict) else None
-    return _expect(outcome, LarkRateLimited if limited else type(LarkError.for_code(code, "")),
-                   code=code, http_status=reply.status, log_id=reply.headers.get("X-Tt-Logid")
-                   or (logged if isinstance(logged, str) else None))
-
-
-def _verify_token(call: ClientCall, reply: Reply, outcome: Outcome) -> str | None:
-    if call.validator().is_valid(reply.data):
-        return _expect(outcome, LarkTokenError, code=reply.data["code"])
-    if outcome.error is not None:
-        return f"raised {type(outcome.error).__name__} for a granted token"
-    sent = [r.headers.get("Authorization") for r in outcome.requests(IMAGES_PATH)]
-    granted = f"Bearer {reply.data['tenant_access_token']}"
-    return None if sent == [granted] else f"sent Authorization {sent}, not {granted!r}"
-
-
-def client_calls() -> dict[str, ClientCall]:
-    """The client methods that map to a spec operation, by name (``"gewe.postImage"``)."""
-    gewe, key = "/gewe/v2/api/message/", "img_contract"
-    token = Reply.of_json(200, {}, {"code": 0, "msg": "ok", "tenant_access_token": "t-contract",
-                                    "expire": 7200})
-    uploaded = Reply.of_json(200, {}, {"code": 0, "msg": "success", "data": {"image_key": key}})
-
-    def on_gewe(name: str, path: str, **rest: Any) -> ClientCall:
-        return ClientCall(f"gewe.{name}", "gewe", gewe + path, "post", gewe + path, gewe_client,
-                          **rest)
-
-    def on_lark(name: str, path: str, served: str, method: str = "post", **rest: Any) -> ClientCall:
-        return ClientCall(f"lark.{name}", "lark", path, method, served, lark_client, **rest)
-
-    calls = [
-        on_gewe("postImage", "postImage", returns=SentImage, verify=_verify_sent,
-                invoke=lambda c: c.post_image("wxid_contract", "http://img.test/a.png")),
-        on_gewe("forwardImage", "forwardImage", returns=SentImage, verify=_verify_sent,
-                invoke=lambda c: c.forward_image("wxid_contract", XML)),
-        on_gewe("downloadImage", "downloadImage", returns=DownloadedImage,
-                invoke=lambda c: c.download_image(XML, ImageType.NORMAL),
-                verify=_verify_download(ImageType.NORMAL, False)),
-        on_gewe("downloadImage.fallback", "downloadImage", returns=DownloadedImage, attempts=3,
-                invoke=lambda c: c.download_image(XML, ImageType.HD, fallback=True),
-                verify=_verify_download(ImageType.HD, True)),
-        ClientCall("wid.getMsgImg", "wid", "/getMsgImg", "post", "/getMsgImg", wid_client,
-                   lambda c: c.get_msg_img(1114390854, "wxid_from", "wxid_to", XML), str,
-                   _verify_wid),
-        on_lark("getTenantAccessToken", TOKEN_PATH, TOKEN_PATH, fixed={IMAGES_PATH: uploaded},
-                invoke=lambda c: c.upload_image(b"image bytes"), returns=str,
-                verify=_verify_token),
-        on_lark("uploadImage", IMAGES_PATH, IMAGES_PATH, fixed={TOKEN_PATH: token},
-                invoke=lambda c: c.upload_image(b"image bytes"), returns=str,
-                verify=_verify_lark),
-        on_lark("getImage", IMAGES_PATH + "/{image_key}", f"{IMAGES_PATH}/{key}", "get",
-                fixed={TOKEN_PATH: token}, invoke=lambda c: c.download_image(key),
-                returns=bytes, verify=_verify_lark),
-    ]
-    return {call.name: call for call in calls}
-
-
-def client_checks() -> list[Check]:
-    """Per method, one check for the replies the spec allows and one for those it does not.
-    ``run`` ignores its target: the replies are served in-process."""
-    from .checks import (
-        Check,  # checks.py imports this module; importing late breaks the cycle
-    )
-
-    checks = []
-    for call in client_calls().values():
-        for allowed in (True, False):
-            def run(target: Target | None, hypothesis_settings: settings, call: ClientCall = call,
-                    allowed: bool = allowed) -> None:
-                check_client_call(call, allowed=allowed, hypothesis_settings=hypothesis_settings)
-            checks.append(Check(
-                f"client.{call.name}.{'allowed' if allowed else 'off-spec'}",
-                "replies the spec allows: the typed result with their values, or the typed error"
-                if allowed else "replies the spec does not allow: a ChatImageError, nothing else",
-                run))
-    return checks

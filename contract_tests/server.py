@@ -13,7 +13,7 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import INTERNAL_ERROR_HEADER
+from mockserver.errors import INTERNAL_ERROR_HEADER
 from mockserver.specs import ApiSpec, Operation
 
 from .strategies import SchemaResolver, from_schema, invalid_body

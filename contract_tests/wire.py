@@ -12,6 +12,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from mockserver.specs import ApiSpec
 
 
+
 class OpenAPIHttpxRequest:
     def __init__(self, request: httpx.Request):
         self._request = request

@@ -1,20 +1,40 @@
-"""A stateful mock of the GeWe, wid and Lark image APIs, driven by their OpenAPI specs."""
+"""A stateful mock of the GeWe, wid and Lark image APIs, driven by their OpenAPI specs.
 
-from .app import create_app, mock_state
-from .config import (
-    GeweConfig,
-    GeweDevice,
-    LarkApp,
-    LarkConfig,
-    MockConfig,
-    WidConfig,
-    WidInstance,
-)
-from .errors import ConfigError, MockServerError, RequestProblem, SpecError, VendorError
-from .live import LiveServer
+Importing the package builds and loads nothing heavy: each name below is imported from its
+module on first use (PEP 562), so projects that only install the kit (its pytest plugin is
+imported by every pytest run) pay nothing for Flask, openapi-core or Pillow.
+"""
 
-__all__ = [
-    "ConfigError", "GeweConfig", "GeweDevice", "LarkApp", "LarkConfig", "LiveServer",
-    "MockConfig", "MockServerError", "RequestProblem", "SpecError", "VendorError", "WidConfig",
-    "WidInstance", "create_app", "mock_state",
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .lazy_exports import lazy_exports
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "create_app": ".app", "mock_state": ".app",
+    "GeweConfig": ".config", "GeweDevice": ".config", "LarkApp": ".config",
+    "LarkConfig": ".config", "MockConfig": ".config", "WidConfig": ".config",
+    "WidInstance": ".config",
+    "ConfigError": ".errors", "MockServerError": ".errors", "RequestProblem": ".errors",
+    "SpecError": ".errors", "VendorError": ".errors",
+    "LiveServer": ".live",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+if TYPE_CHECKING:
+    from .app import create_app, mock_state
+    from .config import (
+        GeweConfig,
+        GeweDevice,
+        LarkApp,
+        LarkConfig,
+        MockConfig,
+        WidConfig,
+        WidInstance,
+    )
+    from .errors import ConfigError, MockServerError, RequestProblem, SpecError, VendorError
+    from .live import LiveServer

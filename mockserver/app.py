@@ -21,7 +21,7 @@ from werkzeug.wsgi import LimitedStream
 from . import journal, scenarios
 from .admin import AdminApi
 from .config import MockConfig
-from .errors import RequestProblem, SpecError, VendorError
+from .errors import INTERNAL_ERROR_HEADER, RequestProblem, SpecError, VendorError
 from .faults import apply_fault
 from .files import FILES_PREFIX
 from .specs import ALL_SPECS, VENDOR_SPECS, Operation, load_spec
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 # A line per call (``serve`` shows it unless --quiet): method, path, status, vendor code, ms.
 REQUEST_LOG = logging.getLogger("mockserver.requests")
 JSON_LOGGED_BYTES = 64 * 1024
-INTERNAL_ERROR_HEADER = "X-Chatimg-Internal-Error"
 
 
 class _CappedStream(LimitedStream):

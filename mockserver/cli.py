@@ -20,16 +20,18 @@ import socket
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from .app import REQUEST_LOG, create_app
 from .config import ENV_PREFIX, MockConfig, check_port
 from .data_files import kit_version
 from .errors import MockServerError
-from .serving import (ConsoleLog, RequestIntake, gunicorn_settings, limit_header_stalls,
-                      werkzeug_server)
+from .extra import missing_extra
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# (The server's modules are imported where they are used: --help and --version, and the
+# refusal that names the mock extra when it is missing, need none of them.)
 
 # Threads of each process: calls held up on purpose (an armed latency, a trickled reply) or by
 # a slow client hold one each, and must not hold up the others. Threads start when needed.
@@ -78,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MockServerError as exc:
         print(f"chatimg-mock: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"chatimg-mock: serve {message}", file=sys.stderr)
+        return 2
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -110,6 +118,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _log_requests() -> None:
+    from .app import REQUEST_LOG
+    from .serving import ConsoleLog
+
     handler = ConsoleLog(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     REQUEST_LOG.addHandler(handler)
@@ -154,6 +165,9 @@ def _host_port(host: str, port: int) -> str:
 
 
 def _serve_threaded(config: MockConfig, temporary: bool) -> int:
+    from .app import create_app
+    from .serving import werkzeug_server
+
     server = werkzeug_server(_built_to_last(create_app(config)), config.host, config.port,
                              config.request_timeout_seconds)
     _announce(config, server.server_port, temporary)
@@ -180,6 +194,9 @@ def _check_port_free(config: MockConfig) -> None:
 
 def _serve_gunicorn(config: MockConfig, workers: int, threads: int, temporary: bool) -> int:
     from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+    from .serving import RequestIntake, gunicorn_settings, limit_header_stalls
 
     def when_ready(server: Any) -> None:
         for listener in server.LISTENERS:

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import yaml
-
 from .errors import ConfigError
 from .store import MemoryStore, Store
 
@@ -254,6 +252,8 @@ def _from_file(cls: type[T], path: Path) -> T:
 
 
 def _read_file(path: Path) -> dict[Any, Any]:
+    import yaml  # (only when a file is read: importing the config stays light)
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -14,8 +14,15 @@ envelope); the app turns them into responses, so no handler builds an error repl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from flask import Response
+if TYPE_CHECKING:  # (light at import: the client-side tools import these errors too)
+    from flask import Response
+
+
+# A reply in the vendor's envelope that carries this header (valued with the exception's name)
+# is a bug of the mock, not a refusal: tests and the contract kit tell the two apart by it.
+INTERNAL_ERROR_HEADER = "X-Chatimg-Internal-Error"
 
 
 class MockServerError(Exception):

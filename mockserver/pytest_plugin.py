@@ -7,16 +7,31 @@ clients of the ``chatimg`` library pointed at it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
 
-from .config import MockConfig
-from .live import LiveServer
+from .extra import missing_extra
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (pytest imports this plugin in every project: the server loads on use)
     from chatimg import GeweClient, LarkClient, WidClient
+
+    from .config import MockConfig
+    from .live import LiveServer
+
+
+def _mock_module(name: str) -> ModuleType:
+    """A module of the mock server, or one line that names the extra it needs."""
+    try:
+        return importlib.import_module(name, __package__)
+    except ImportError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+    pytest.fail(f"the chatimg_mock fixture {message}", pytrace=False)  # (outside the except: no chained traceback)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,13 +43,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def chatimg_config(pytestconfig: pytest.Config) -> MockConfig:
     """The mock's configuration; override this fixture to change it for a test session."""
-    return MockConfig.load(pytestconfig.getoption("chatimg_config"))
+    config: MockConfig = _mock_module(".config").MockConfig.load(
+        pytestconfig.getoption("chatimg_config"))
+    return config
 
 
 @pytest.fixture(scope="session")
 def chatimg_server(chatimg_config: MockConfig) -> Iterator[LiveServer]:
     """The mock for the whole session, on 127.0.0.1 and a free port."""
-    with LiveServer(chatimg_config) as server:
+    with _mock_module(".live").LiveServer(chatimg_config) as server:
         yield server
 
 

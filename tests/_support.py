@@ -1,24 +1,154 @@
-"""Small helpers several test modules share (on the path through pytest's ``pythonpath``)."""
+"""Small helpers several test modules share (on the path through pytest's ``pythonpath``):
+the mock's default credentials, the fixture files, clients on a running mock, a user sending
+the bot an image, and a bot that records the callbacks it is sent."""
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import flask
 import httpx
+import yaml
+from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers
 
-from mockserver import LiveServer
+from chatimg import GeweClient, LarkClient, WidClient
+from contract_tests.strategies import SchemaResolver
+from mockserver import LarkApp, LiveServer, MockConfig
+from mockserver.data_files import data_dir, fixture_image
 
 T = TypeVar("T")
+
+# --- the mock's defaults: the credentials and ids a mock started with MockConfig() takes -------
+
+DEFAULTS = MockConfig()
+GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
+GEWE_DEVICE = DEFAULTS.gewe.devices[0]
+GEWE_APP_ID = GEWE_DEVICE.app_id
+WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
+WID_INSTANCE = DEFAULTS.wid.instances[0]
+W_ID = WID_INSTANCE.w_id
+APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
+LARK_TOKEN_TTL = DEFAULTS.lark.token_ttl_seconds
+GEWE_HEADERS = {"X-GEWE-TOKEN": GEWE_TOKEN}
+WID_HEADERS = {"Authorization": WID_AUTHORIZATION}
+GEWE_API = "/gewe/v2/api"
+LARK_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+SENDER = "wxid_friend01"  # who sends the bot an image, unless a test says otherwise
+
+# --- the fixture files ----------------------------------------------------------------------
+
+FIXTURE_IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"  # for a path on disk
+PNG = fixture_image("square.png")
+
+
+def fixture_callback(name: str) -> str:
+    """``fixtures/callbacks/<name>``: a vendor document's example, as text."""
+    return (data_dir("fixtures") / "callbacks" / name).read_text(encoding="utf-8")
+
+
+# --- the specs ------------------------------------------------------------------------------
+
+
+@cache
+def spec_document(name: str) -> dict[str, Any]:
+    """``specs/<name>.yaml`` as a plain document."""
+    document: dict[str, Any] = yaml.safe_load(
+        (data_dir("specs") / f"{name}.yaml").read_text(encoding="utf-8"))
+    return document
+
+
+@cache
+def callback_validator(spec_name: str, path: str, method: str = "post") -> OAS30Validator:
+    """The schema a spec declares for the body of the callback of its ``method`` ``path``."""
+    document = spec_document(spec_name)
+    (callback,) = document["paths"][path][method]["callbacks"].values()
+    (operation,) = callback.values()
+    schema = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return SchemaResolver(document).validator(schema)
+
+
+def assert_valid(validator: OAS30Validator, payload: Any) -> None:
+    """``payload`` is valid, or the assertion names every violation and where."""
+    errors = [f"{list(error.absolute_path)}: {error.message}"
+              for error in validator.iter_errors(payload)]
+    assert not errors, errors
+
+
+# --- clients on a running mock --------------------------------------------------------------
+
+# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
+# ~50 ms each, though every call here is plain HTTP.
+TLS = ssl.create_default_context()
+
+
+@contextmanager
+def client_of(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client on ``server``'s URL (the conftest's ``http`` is one)."""
+    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
+        yield client
+
+
+def _client_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A client's options: a 10 s timeout and the shared TLS context unless they say else."""
+    if "transport" not in options:
+        options = {**options, "transport": httpx.HTTPTransport(verify=TLS)}
+    return {"timeout": 10, **options}
+
+
+def gewe_client(server: LiveServer, **options: Any) -> GeweClient:
+    """A GeweClient of the default token and device; ``options`` go to GeweClient."""
+    return GeweClient(server.url + GEWE_API, GEWE_TOKEN, GEWE_APP_ID, **_client_options(options))
+
+
+def wid_client(server: LiveServer, **options: Any) -> WidClient:
+    """A WidClient of the default authorization and instance; ``options`` go to WidClient."""
+    return WidClient(server.url, WID_AUTHORIZATION, W_ID, **_client_options(options))
+
+
+def lark_client(server: LiveServer, app: LarkApp = APP_A, **options: Any) -> LarkClient:
+    """A LarkClient of ``app``; ``options`` go to LarkClient."""
+    return LarkClient(app.app_id, app.app_secret, base_url=server.url,
+                      **_client_options(options))
+
+
+def lark_token(http: httpx.Client, app: LarkApp = APP_A) -> str:
+    """A tenant access token of ``app``, fetched as a bot fetches one."""
+    reply = http.post(LARK_TOKEN_PATH, json={"app_id": app.app_id, "app_secret": app.app_secret})
+    return str(reply.json()["tenant_access_token"])
+
+
+def lark_auth(http: httpx.Client, app: LarkApp = APP_A) -> dict[str, str]:
+    """The Authorization header of a fresh tenant access token of ``app``."""
+    return {"Authorization": f"Bearer {lark_token(http, app)}"}
+
+
+def receive(mock: httpx.Client | LiveServer | ServedMock, vendor: str, sender: str = SENDER,
+            **options: Any) -> dict[str, Any]:
+    """A user ``sender`` sends the bot an image through ``POST /__admin/<vendor>/messages``
+    (GeWe or wid; ``options`` are the route's other fields). The reply: the message as the
+    bot receives it, and the deliveries made."""
+    path, body = f"/__admin/{vendor}/messages", {"fromUser": sender, **options}
+    reply = (mock.post(path, json=body) if isinstance(mock, httpx.Client)
+             else httpx.post(mock.url + path, json=body))
+    assert reply.status_code == 201, reply.text
+    received: dict[str, Any] = reply.json()
+    return received
+
+
+# --- waiting, ports and a bot's callback endpoint -------------------------------------------
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = "it") -> T:
@@ -31,12 +161,27 @@ def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = 
     return result
 
 
-def closed_port_url(path: str = "/callback") -> str:
-    """A loopback URL nobody listens on: the bot is down."""
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on (bound, then released)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def closed_port_url(path: str = "/callback") -> str:
+    """A loopback URL nobody listens on: the bot is down."""
+    return f"http://127.0.0.1:{free_port()}{path}"
+
+
+@contextmanager
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that is listened on, and never answered, inside the block."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(8)
+        port: int = taken.getsockname()[1]
+        yield port
 
 
 @dataclass(frozen=True)
@@ -74,7 +219,11 @@ class RecordingBot:
 
     @property
     def url(self) -> str:
-        return f"{self._live.url}{self._path}"
+        return self.url_for(self._path)
+
+    def url_for(self, path: str) -> str:
+        """The URL of ``path`` on this bot: it takes a POST to any path."""
+        return f"{self._live.url}{path}"
 
     def answer(self, request: BotRequest, status: int) -> flask.Response:
         time.sleep(self.delay)
@@ -99,12 +248,6 @@ class RecordingBot:
 
     def __exit__(self, *exc_info: object) -> None:
         self._live.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ServedMock:

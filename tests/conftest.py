@@ -1,4 +1,5 @@
-"""Shared fixtures: the mock on a real socket, reset before each test."""
+"""Shared fixtures: the mock on a real socket, reset before each test, the clients of its
+default credentials, and a bot's callback endpoint."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from _support import RecordingBot, client_of, gewe_client, lark_client, wid_client
 from hypothesis import HealthCheck, settings
 
+from chatimg import GeweClient, LarkClient, WidClient
 from mockserver import LiveServer, MockConfig
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("ci", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
@@ -30,5 +34,30 @@ def server(live_server: LiveServer) -> LiveServer:
 
 @pytest.fixture
 def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with client_of(server) as client:
         yield client
+
+
+@pytest.fixture
+def gewe(server: LiveServer) -> Iterator[GeweClient]:
+    with gewe_client(server) as client:
+        yield client
+
+
+@pytest.fixture
+def wid(server: LiveServer) -> Iterator[WidClient]:
+    with wid_client(server) as client:
+        yield client
+
+
+@pytest.fixture
+def lark(server: LiveServer) -> Iterator[LarkClient]:
+    with lark_client(server) as client:
+        yield client
+
+
+@pytest.fixture
+def bot() -> Iterator[RecordingBot]:
+    """A bot's callback endpoint that records what it is sent and answers HTTP 200."""
+    with RecordingBot() as running:
+        yield running

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _support import free_port, taken_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def walkthrough() -> str:
@@ -55,10 +49,7 @@ def test_readme_walkthrough_prints_what_the_readme_says(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_port_in_use_with_a_clear_message() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         run = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--port", str(port)],
                              capture_output=True, text=True, timeout=30)
     assert run.returncode == 2

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from _support import free_port, taken_port
 
 
 @dataclass
@@ -49,16 +49,12 @@ def wire() -> Iterator[WireRecorder]:
 
 @pytest.fixture
 def closed_port() -> int:
-    """A port on 127.0.0.1 that refuses connections (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that refuses connections."""
+    return free_port()
 
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts connections and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
+    with taken_port() as port:
+        yield port

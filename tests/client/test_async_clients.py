@@ -8,6 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    GEWE_APP_ID,
+    GEWE_TOKEN,
+    LARK_TOKEN_TTL,
+    PNG,
+    W_ID,
+    WID_AUTHORIZATION,
+    receive,
+)
 
 from chatimg import (
     AsyncGeweClient,
@@ -20,27 +30,11 @@ from chatimg import (
     RateLimitPolicy,
     TransportError,
 )
-from mockserver import LiveServer, MockConfig
-
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-W_ID = DEFAULTS.wid.instances[0].w_id
-APP_A = DEFAULTS.lark.apps[0]
-TTL = DEFAULTS.lark.token_ttl_seconds
-PNG = (Path(__file__).resolve().parents[2] / "fixtures/images/square.png").read_bytes()
-
-
-def receive(server: LiveServer, vendor: str, **options: object) -> dict:
-    reply = httpx.post(f"{server.url}/__admin/{vendor}/messages",
-                       json={"fromUser": "wxid_x", **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
+from mockserver import LiveServer
 
 
 def test_async_gewe_download_falls_back_to_normal_when_hd_is_missing(server: LiveServer) -> None:
-    xml = receive(server, "gewe", hd=False)["xml"]
+    xml = receive(server, "gewe", sender="wxid_x", hd=False)["xml"]
 
     async def download() -> tuple[ImageType, ...]:
         async with AsyncGeweClient(server.url + "/gewe/v2/api", GEWE_TOKEN,
@@ -72,7 +66,7 @@ def test_async_gewe_refusal_raises_gewe_error(server: LiveServer) -> None:
 
 
 def test_async_wid_returns_the_image_url(server: LiveServer) -> None:
-    message = receive(server, "wid")
+    message = receive(server, "wid", sender="wxid_x")
 
     async def get() -> str:
         async with AsyncWidClient(server.url, WID_AUTHORIZATION, W_ID) as client:
@@ -88,7 +82,7 @@ def test_async_lark_refreshes_an_expired_token_and_streams_to_a_file(server: Liv
         async with AsyncLarkClient(APP_A.app_id, APP_A.app_secret, base_url=server.url,
                                    clock=lambda: 0.0) as client:
             image_key = await client.upload_image(PNG)
-            server.state.clock.advance(TTL + 100)
+            server.state.clock.advance(LARK_TOKEN_TTL + 100)
             await client.download_image_to(image_key, tmp_path / "out.png")
             sink = io.BytesIO()
             await client.download_image_to(image_key, sink)

@@ -6,12 +6,19 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import pytest
+from _support import (
+    GEWE_API,
+    GEWE_APP_ID,
+    GEWE_TOKEN,
+    fixture_callback,
+    gewe_client,
+    receive,
+)
 
 from chatimg import (
     DownloadedImage,
@@ -22,19 +29,9 @@ from chatimg import (
     SentImage,
 )
 from mockserver import GeweConfig, GeweDevice, LiveServer, MockConfig
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-API = "/gewe/v2/api"
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 OFFLINE_APP_ID = "wx_OfflineDevice0000001"
-
-
-@pytest.fixture
-def gewe(server: LiveServer) -> Iterator[GeweClient]:
-    with GeweClient(server.url + API, GEWE_TOKEN, GEWE_APP_ID, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +42,8 @@ def offline_server() -> Iterator[LiveServer]:
         yield server
 
 
-def receive(server: LiveServer, **options: object) -> dict:
-    """A user sends the bot an image; the mock answers the callback's message."""
-    reply = httpx.post(server.url + "/__admin/gewe/messages",
-                       json={"fromUser": "wxid_friend01", **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
 def stub_client(handler: Callable[[httpx.Request], httpx.Response]) -> GeweClient:
-    return GeweClient("http://gewe.test" + API, GEWE_TOKEN, GEWE_APP_ID,
+    return GeweClient("http://gewe.test" + GEWE_API, GEWE_TOKEN, GEWE_APP_ID,
                       transport=httpx.MockTransport(handler))
 
 
@@ -80,7 +69,7 @@ def test_post_image_returns_every_field_of_the_sent_image(gewe: GeweClient) -> N
 
 def test_new_msg_id_equals_the_exact_integer_in_the_raw_reply(server: LiveServer,
                                                               wire: Any) -> None:
-    with GeweClient(server.url + API, GEWE_TOKEN, GEWE_APP_ID, transport=wire) as client:
+    with gewe_client(server, transport=wire) as client:
         sent = client.post_image("wxid_a", "http://dummyimage.com/10x10")
     on_the_wire = re.search(r'"newMsgId":\s*(\d+)', wire.exchanges[-1].text)
     assert on_the_wire is not None
@@ -98,7 +87,7 @@ def test_new_msg_id_beyond_float_precision_is_read_exactly() -> None:
 
 
 def test_post_image_with_unknown_token_raises_gewe_error_quoting_it(server: LiveServer) -> None:
-    with GeweClient(server.url + API, "0123abcd", GEWE_APP_ID) as client:
+    with GeweClient(server.url + GEWE_API, "0123abcd", GEWE_APP_ID) as client:
         with pytest.raises(GeweError) as caught:
             client.post_image("wxid_a", "http://x/1x1")
     assert caught.value.ret == 500
@@ -107,7 +96,7 @@ def test_post_image_with_unknown_token_raises_gewe_error_quoting_it(server: Live
 
 
 def test_post_image_without_token_raises_gewe_error_naming_the_header(server: LiveServer) -> None:
-    with GeweClient(server.url + API, "", GEWE_APP_ID) as client:
+    with GeweClient(server.url + GEWE_API, "", GEWE_APP_ID) as client:
         with pytest.raises(GeweError) as caught:
             client.post_image("wxid_a", "http://x/1x1")
     assert caught.value.msg == "header:X-GEWE-TOKEN 不可为空"
@@ -115,7 +104,7 @@ def test_post_image_without_token_raises_gewe_error_naming_the_header(server: Li
 
 
 def test_post_image_for_unknown_device_raises_device_not_found(server: LiveServer) -> None:
-    with GeweClient(server.url + API, GEWE_TOKEN, "wx_NoSuchDevice000000000") as client:
+    with GeweClient(server.url + GEWE_API, GEWE_TOKEN, "wx_NoSuchDevice000000000") as client:
         with pytest.raises(GeweError) as caught:
             client.post_image("wxid_a", "http://x/1x1")
     error = caught.value
@@ -125,7 +114,7 @@ def test_post_image_for_unknown_device_raises_device_not_found(server: LiveServe
 
 
 def test_post_image_on_offline_device_raises_wechat_offline(offline_server: LiveServer) -> None:
-    with GeweClient(offline_server.url + API, GEWE_TOKEN, OFFLINE_APP_ID) as client:
+    with GeweClient(offline_server.url + GEWE_API, GEWE_TOKEN, OFFLINE_APP_ID) as client:
         with pytest.raises(GeweError) as caught:
             client.post_image("wxid_a", "http://x/1x1")
     assert (caught.value.msg, caught.value.data_msg) == ("发送消息失败", "微信已离线")
@@ -133,7 +122,7 @@ def test_post_image_on_offline_device_raises_wechat_offline(offline_server: Live
 
 
 def test_trailing_slash_of_base_url_is_ignored(server: LiveServer) -> None:
-    with GeweClient(server.url + API + "/", GEWE_TOKEN, GEWE_APP_ID) as client:
+    with GeweClient(server.url + GEWE_API + "/", GEWE_TOKEN, GEWE_APP_ID) as client:
         assert client.post_image("wxid_a", "http://dummyimage.com/8x8").width == 8
 
 
@@ -163,7 +152,7 @@ def test_forward_image_of_a_sent_image_sends_the_same_image(gewe: GeweClient) ->
 
 def test_forward_image_accepts_the_xml_of_a_received_image(gewe: GeweClient,
                                                            server: LiveServer) -> None:
-    message = receive(server)
+    message = receive(server, "gewe")
     forwarded = gewe.forward_image("wxid_b", message["xml"])
     assert forwarded.md5 == md5_attribute(message["xml"])
 
@@ -192,7 +181,7 @@ def test_forward_xml_carries_the_cdn_info_with_attributes_escaped() -> None:
 
 def test_download_image_returns_a_link_to_the_normal_copy(gewe: GeweClient,
                                                           server: LiveServer) -> None:
-    message = receive(server, fixture="landscape.jpg")
+    message = receive(server, "gewe", fixture="landscape.jpg")
     downloaded = gewe.download_image(message["xml"])
     assert (downloaded.type, downloaded.tried) == (ImageType.NORMAL, (ImageType.NORMAL,))
     content = httpx.get(downloaded.file_url).content
@@ -201,16 +190,16 @@ def test_download_image_returns_a_link_to_the_normal_copy(gewe: GeweClient,
 
 def test_download_image_of_hd_copy_gives_the_original_bytes(gewe: GeweClient,
                                                             server: LiveServer) -> None:
-    message = receive(server, fixture="landscape.jpg", hd=True)
+    message = receive(server, "gewe", fixture="landscape.jpg", hd=True)
     downloaded = gewe.download_image(message["xml"], ImageType.HD, fallback=True)
     assert downloaded.tried == (ImageType.HD,)
-    original = (FIXTURES / "images/landscape.jpg").read_bytes()
+    original = fixture_image("landscape.jpg")
     assert httpx.get(downloaded.file_url).content == original
 
 
 def test_download_image_falls_back_to_normal_when_hd_is_missing(gewe: GeweClient,
                                                                 server: LiveServer) -> None:
-    message = receive(server, fromUser="wxid_x", hd=False)
+    message = receive(server, "gewe", sender="wxid_x", hd=False)
     downloaded = gewe.download_image(message["xml"], ImageType.HD, fallback=True)
     assert downloaded == DownloadedImage(downloaded.file_url, ImageType.NORMAL,
                                          (ImageType.HD, ImageType.NORMAL))
@@ -219,7 +208,7 @@ def test_download_image_falls_back_to_normal_when_hd_is_missing(gewe: GeweClient
 
 def test_download_of_missing_hd_without_fallback_raises_the_no_hd_error(
         gewe: GeweClient, server: LiveServer) -> None:
-    message = receive(server, hd=False)
+    message = receive(server, "gewe", hd=False)
     with pytest.raises(GeweError) as caught:
         gewe.download_image(message["xml"], ImageType.HD)
     assert (caught.value.msg, caught.value.data_code) == ("下载图片失败", "-1")
@@ -229,7 +218,7 @@ def test_download_of_missing_hd_without_fallback_raises_the_no_hd_error(
 
 def test_download_of_unknown_image_with_fallback_raises_the_last_error_after_every_type(
         gewe: GeweClient) -> None:
-    unknown = (FIXTURES / "callbacks/gewe-image.xml").read_text()
+    unknown = fixture_callback("gewe-image.xml")
     with pytest.raises(GeweError) as caught:
         gewe.download_image(unknown, ImageType.NORMAL, fallback=True)
     assert caught.value.data_msg == "图片不存在或已过期"
@@ -247,7 +236,7 @@ def test_download_of_unparsable_xml_raises_without_trying_other_types(gewe: Gewe
 
 def test_download_on_offline_device_raises_without_trying_other_types(
         offline_server: LiveServer) -> None:
-    with GeweClient(offline_server.url + API, GEWE_TOKEN, OFFLINE_APP_ID) as client:
+    with GeweClient(offline_server.url + GEWE_API, GEWE_TOKEN, OFFLINE_APP_ID) as client:
         with pytest.raises(GeweError) as caught:
             client.download_image("<msg/>", ImageType.HD, fallback=True)
     assert caught.value.wechat_offline
@@ -263,7 +252,7 @@ def test_download_of_group_message_sends_the_xml_without_the_sender_prefix(
         return httpx.Response(200, json={"ret": 200, "msg": "操作成功",
                                          "data": {"fileUrl": "http://files/1.png"}})
 
-    group = receive(server, chatroom="34757816141@chatroom")
+    group = receive(server, "gewe", chatroom="34757816141@chatroom")
     stub_client(handler).download_image(group["content"])
     assert group["content"].startswith("wxid_friend01:\n")
     assert sent_xml == [group["xml"]]

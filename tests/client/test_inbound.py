@@ -27,10 +27,8 @@ from chatimg.inbound import lark_image_key
 from mockserver import GeweConfig, LiveServer, MockConfig
 from mockserver.specs import read_spec
 
-DEFAULTS = MockConfig()
-GEWE_DEVICE = DEFAULTS.gewe.devices[0]
-W_ID = DEFAULTS.wid.instances[0].w_id
-APP_A = DEFAULTS.lark.apps[0]
+from _support import APP_A, DEFAULTS, GEWE_TOKEN, W_ID
+
 BIG_ID = 8992614056172360123  # past 2**53: a float would round it
 GROUP = "24225252625@chatroom"
 
@@ -166,7 +164,7 @@ def test_gewe_callback_the_mock_delivers_downloads_with_the_parsed_xml(
     assert message is not None and message.new_msg_id == received["newMsgId"]
     assert message.sender == "wxid_friend01" and message.chatroom == chatroom
     assert message.xml == received["xml"] and len(message.thumbnail) > 0
-    with GeweClient(mock.url + "/gewe/v2/api", DEFAULTS.gewe.tokens[0],
+    with GeweClient(mock.url + "/gewe/v2/api", GEWE_TOKEN,
                     message.app_id) as gewe:
         assert gewe.download_image(message.xml, ImageType.NORMAL).type is ImageType.NORMAL
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _support import APP_A, APP_B, FIXTURE_IMAGES, LARK_TOKEN_TTL, PNG, lark_client
 
 from chatimg import (
     LarkBotNotEnabled,
@@ -22,13 +22,9 @@ from chatimg import (
     LarkTokenError,
 )
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
-TTL = DEFAULTS.lark.token_ttl_seconds
 MAX_UPLOAD = 10 * 1024 * 1024
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
-PNG = (FIXTURES / "square.png").read_bytes()
 TOKEN = "POST /open-apis/auth/v3/tenant_access_token/internal"
 LOG_ID = re.compile(r"\d{14}[0-9A-F]{20}")
 
@@ -43,16 +39,6 @@ class FrozenClock:
         return self.now
 
 
-def lark_client(server: LiveServer, app: LarkApp = APP_A, **options: Any) -> LarkClient:
-    return LarkClient(app.app_id, app.app_secret, base_url=server.url, timeout=10, **options)
-
-
-@pytest.fixture
-def lark(server: LiveServer) -> Iterator[LarkClient]:
-    with lark_client(server) as client:
-        yield client
-
-
 # --- upload and download ------------------------------------------------------------------
 
 
@@ -64,7 +50,7 @@ def test_uploaded_image_downloads_as_the_same_bytes(lark: LarkClient) -> None:
 
 @pytest.mark.parametrize("as_what", ["path", "str", "file"])
 def test_upload_takes_a_path_or_an_open_file(lark: LarkClient, as_what: str) -> None:
-    path = FIXTURES / "square.png"
+    path = FIXTURE_IMAGES / "square.png"
     if as_what == "file":
         with path.open("rb") as file:
             image_key = lark.upload_image(file)
@@ -93,7 +79,7 @@ def test_failed_download_to_a_path_leaves_no_file(lark: LarkClient, tmp_path: Pa
 
 
 def test_tiff_upload_downloads_as_jpeg(lark: LarkClient) -> None:
-    image_key = lark.upload_image(FIXTURES / "scan.tiff")
+    image_key = lark.upload_image(FIXTURE_IMAGES / "scan.tiff")
     assert lark.download_image(image_key)[:3] == b"\xff\xd8\xff"
 
 
@@ -112,7 +98,7 @@ def test_expired_token_is_refreshed_once_and_the_call_succeeds(server: LiveServe
                                                                wire: Any) -> None:
     with lark_client(server, transport=wire, clock=FrozenClock()) as client:
         image_key = client.upload_image(PNG)
-        server.state.clock.advance(TTL + 100)  # the mock's token expired; the client can't know
+        server.state.clock.advance(LARK_TOKEN_TTL + 100)  # the mock's token expired; the client can't know
         data = client.download_image(image_key)
     assert data == PNG
     downloads = [e for e in wire.exchanges if e.method == "GET"]
@@ -126,8 +112,8 @@ def test_token_due_for_refresh_by_the_clients_clock_is_fetched_again(server: Liv
     clock = FrozenClock()
     with lark_client(server, transport=wire, clock=clock) as client:
         client.upload_image(PNG)
-        clock.now += TTL - 60  # inside the refresh margin (5 min)
-        server.state.clock.advance(TTL - 60)
+        clock.now += LARK_TOKEN_TTL - 60  # inside the refresh margin (5 min)
+        server.state.clock.advance(LARK_TOKEN_TTL - 60)
         client.upload_image(PNG)
     assert wire.paths().count(TOKEN) == 2
     assert [e.status for e in wire.exchanges] == [200, 200, 200, 200]
@@ -188,7 +174,7 @@ def test_download_of_avatar_image_raises_invalid_request(lark: LarkClient) -> No
 @pytest.mark.parametrize("content, code", [
     (b"", 234010),
     (b"\0" * (MAX_UPLOAD + 1), 234006),
-    ((FIXTURES / "not-an-image.txt").read_bytes(), 234011),
+    (fixture_image("not-an-image.txt"), 234011),
 ], ids=["empty", "over-10MB", "not-an-image"])
 def test_refused_upload_raises_image_rejected_with_its_code(lark: LarkClient, content: bytes,
                                                             code: int) -> None:

@@ -14,24 +14,22 @@ from typing import Any
 import flask
 import httpx
 import pytest
+from _support import APP_A, LARK_TOKEN_PATH, PNG, lark_client
 
 from chatimg import AsyncLarkClient, LarkClient, ProtocolError
-from mockserver import LiveServer, MockConfig
+from mockserver import LiveServer
+from mockserver.data_files import fixture_image
 
-APP = MockConfig().lark.apps[0]
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
-PNG = (FIXTURES / "square.png").read_bytes()
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USER = "ou_84aad35d084aa403a838cf73ee18467"
 HTML_PAGE = b"<!DOCTYPE html><html><body>Please sign in to the Wi-Fi</body></html>"
 
 # The formats Lark takes (image-upload document), as their first bytes show them.
 IMAGES = {
-    "jpeg": (FIXTURES / "landscape.jpg").read_bytes(),
+    "jpeg": fixture_image("landscape.jpg"),
     "png": PNG,
-    "gif": (FIXTURES / "tiny.gif").read_bytes(),
-    "webp": (FIXTURES / "photo.webp").read_bytes(),
-    "tiff": (FIXTURES / "scan.tiff").read_bytes(),
+    "gif": fixture_image("tiny.gif"),
+    "webp": fixture_image("photo.webp"),
+    "tiff": fixture_image("scan.tiff"),
     "tiff-big-endian": b"MM\x00*\x00\x00\x00\x08" + bytes(32),
     "bmp": b"BM" + (70).to_bytes(4, "little") + bytes(64),
     "ico": b"\x00\x00\x01\x00\x01\x00" + bytes(32),
@@ -51,18 +49,8 @@ NOT_IMAGES = {
 }
 
 
-def lark_client(server: LiveServer) -> LarkClient:
-    return LarkClient(APP.app_id, APP.app_secret, base_url=server.url, timeout=10)
-
-
 def async_lark_client(server: LiveServer) -> AsyncLarkClient:
-    return AsyncLarkClient(APP.app_id, APP.app_secret, base_url=server.url, timeout=10)
-
-
-@pytest.fixture
-def lark(server: LiveServer) -> Iterator[LarkClient]:
-    with lark_client(server) as client:
-        yield client
+    return AsyncLarkClient(APP_A.app_id, APP_A.app_secret, base_url=server.url, timeout=10)
 
 
 @contextmanager
@@ -78,7 +66,7 @@ def lark_answering(body: bytes, content_type: str | None) -> Iterator[LiveServer
         return reply
 
     app = flask.Flask("lark_answering")
-    app.add_url_rule(TOKEN_PATH, "token", methods=["POST"], view_func=lambda: {
+    app.add_url_rule(LARK_TOKEN_PATH, "token", methods=["POST"], view_func=lambda: {
         "code": 0, "msg": "ok", "tenant_access_token": "t-stub", "expire": 7200})
     app.add_url_rule("/open-apis/im/v1/<path:rest>", "download", view_func=download)
     with LiveServer(app=app) as server:

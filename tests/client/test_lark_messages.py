@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _support import APP_A, APP_B, PNG, lark_client
 
 from chatimg import (
     AsyncLarkClient,
@@ -26,22 +26,8 @@ from chatimg import (
 )
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
 
-DEFAULTS = MockConfig()
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
-PNG = (FIXTURES / "square.png").read_bytes()
 USER = "ou_84aad35d084aa403a838cf73ee18467"
 MESSAGE_RESOURCE = "/open-apis/im/v1/messages/{}/resources/{}"
-
-
-def lark_client(server: LiveServer, app: LarkApp = APP_A, **options: Any) -> LarkClient:
-    return LarkClient(app.app_id, app.app_secret, base_url=server.url, timeout=10, **options)
-
-
-@pytest.fixture
-def lark(server: LiveServer) -> Iterator[LarkClient]:
-    with lark_client(server) as client:
-        yield client
 
 
 def user_sends(server: LiveServer, **options: Any) -> dict[str, Any]:

@@ -5,35 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from functools import partial
 
 import httpx
 import pytest
+from _support import PNG, W_ID, WID_AUTHORIZATION, fixture_callback
+from _support import receive as receive_from
 
 from chatimg import ProtocolError, WidClient, WidError
 from mockserver import LiveServer, MockConfig, WidConfig
 
-DEFAULTS = MockConfig()
-AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-W_ID = DEFAULTS.wid.instances[0].w_id
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SENDER = "wxid_i6qsbbjenjuj22"  # the sender of wid's documents
 URL = "https://weikong-1301028514.cos.ap-shanghai.myqcloud.com//msgImg/05e18a08-1584928377894.png"
 
 
-@pytest.fixture
-def wid(server: LiveServer) -> Iterator[WidClient]:
-    with WidClient(server.url, AUTHORIZATION, W_ID, timeout=10) as client:
-        yield client
-
-
-def receive(server: LiveServer, **options: object) -> dict:
-    """A user sends the bot an image; the mock answers the callback's message."""
-    reply = httpx.post(server.url + "/__admin/wid/messages",
-                       json={"fromUser": "wxid_i6qsbbjenjuj22", "fixture": "square.png",
-                             **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
+# A user sends the bot an image; the mock answers the callback's message.
+receive = partial(receive_from, vendor="wid", sender=SENDER, fixture="square.png")
 
 
 def get(wid: WidClient, message: dict, *, hd: bool = False) -> str:
@@ -42,7 +29,7 @@ def get(wid: WidClient, message: dict, *, hd: bool = False) -> str:
 
 
 def stub_client(reply: dict) -> WidClient:
-    return WidClient("http://wid.test", AUTHORIZATION, W_ID,
+    return WidClient("http://wid.test", WID_AUTHORIZATION, W_ID,
                      transport=httpx.MockTransport(lambda request: httpx.Response(200, json=reply)))
 
 
@@ -55,8 +42,7 @@ def test_get_msg_img_returns_a_url_of_the_normal_copy(wid: WidClient, server: Li
 
 def test_get_msg_img_in_hd_returns_the_original_bytes(wid: WidClient, server: LiveServer) -> None:
     message = receive(server, hd=True)
-    assert httpx.get(get(wid, message, hd=True)).content == (
-        FIXTURES / "images/square.png").read_bytes()
+    assert httpx.get(get(wid, message, hd=True)).content == PNG
 
 
 def test_get_msg_img_accepts_the_msg_id_as_a_string(wid: WidClient, server: LiveServer) -> None:
@@ -82,15 +68,15 @@ def test_wrong_authorization_raises_wid_error(server: LiveServer) -> None:
 
 
 def test_image_unknown_to_the_instance_raises_wid_error(wid: WidClient) -> None:
-    doc_xml = (FIXTURES / "callbacks/wid-image.xml").read_text()
+    doc_xml = fixture_callback("wid-image.xml")
     with pytest.raises(WidError) as caught:
-        wid.get_msg_img(1114390854, "wxid_i6qsbbjenjuj22", "wxid_wl9qchkanp9u22", doc_xml)
+        wid.get_msg_img(1114390854, SENDER, "wxid_wl9qchkanp9u22", doc_xml)
     assert caught.value.message == "失败: 图片不存在或已过期"
 
 
 def test_object_form_of_data_from_the_public_document_gives_the_url() -> None:
     config = MockConfig(wid=WidConfig(data_shape="object"))
-    with LiveServer(config) as server, WidClient(server.url, AUTHORIZATION, W_ID) as client:
+    with LiveServer(config) as server, WidClient(server.url, WID_AUTHORIZATION, W_ID) as client:
         url = get(client, receive(server))
         assert httpx.get(url).status_code == 200
 
@@ -126,10 +112,10 @@ def test_request_sends_the_instance_the_authorization_and_type() -> None:
         seen.append(request)
         return httpx.Response(200, json={"message": "成功", "code": "1000", "data": URL})
 
-    with WidClient("http://wid.test/", AUTHORIZATION, W_ID,
+    with WidClient("http://wid.test/", WID_AUTHORIZATION, W_ID,
                    transport=httpx.MockTransport(handler)) as client:
         client.get_msg_img(7, "wxid_a", "wxid_b", "<msg/>", hd=True)
     assert str(seen[0].url) == "http://wid.test/getMsgImg"
-    assert seen[0].headers["Authorization"] == AUTHORIZATION
+    assert seen[0].headers["Authorization"] == WID_AUTHORIZATION
     assert json.loads(seen[0].content) == {"wId": W_ID, "msgId": 7, "fromUser": "wxid_a",
                                            "toUser": "wxid_b", "content": "<msg/>", "type": 1}

@@ -225,3 +225,34 @@ def test_hypothesis_keeps_its_files_in_the_user_cache_not_the_working_directory(
     assert run.returncode == 0, run.stdout + run.stderr
     assert not (workdir / ".hypothesis").exists()
     assert (cache / "chatimg-contract" / "hypothesis").is_dir()
+
+
+# --- without the mock extra -------------------------------------------------------------------
+
+MISSING_EXTRA = "chatimg-contract: needs the mock extra: pip install 'chatimg-kit[mock]'"
+
+
+def run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The command in a new process where ``import <module>`` raises ModuleNotFoundError (None
+    in sys.modules), as it does for the extra's modules when the extra is not installed."""
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from contract_tests.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+
+
+@pytest.mark.parametrize("module", ["hypothesis", "openapi_core", "flask"])
+def test_without_the_mock_extra_one_line_names_it_and_exits_2(module: str) -> None:
+    run = run_without(module, "--only", "gewe.*")
+
+    assert run.returncode == 2
+    assert run.stderr == f"{MISSING_EXTRA} (no module named {module!r})\n"
+    assert run.stdout == ""
+
+
+def test_a_missing_module_of_the_kit_itself_is_not_blamed_on_the_extra() -> None:
+    run = run_without("contract_tests.checks")
+
+    assert run.returncode == 1
+    assert "ModuleNotFoundError" in run.stderr
+    assert "mock extra" not in run.stderr

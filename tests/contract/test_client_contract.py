@@ -11,8 +11,9 @@ import pytest
 from chatimg import WidError
 from chatimg._http import json_object
 from chatimg.wid import WidClient
-from contract_tests.checks import PROFILES, Check
-from contract_tests.client import Reply, check_client_call, client_calls, client_checks
+from contract_tests.checks import PROFILES, Check, client_checks
+from contract_tests.client import Reply, check_client_call
+from contract_tests.client_methods import client_calls
 from contract_tests.server import ContractViolation
 
 CI = PROFILES["ci"]

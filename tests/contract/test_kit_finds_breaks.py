@@ -10,7 +10,7 @@ import pytest
 from flask import Flask, Response, request
 
 from contract_tests.checks import all_checks
-from contract_tests.cli import report
+from contract_tests.report import report
 from contract_tests.target import Credentials, Target
 from mockserver import LiveServer, MockConfig, create_app
 from mockserver.records import Record, StoredImage
@@ -87,6 +87,22 @@ def test_an_int_where_the_spec_says_string_is_found(served) -> None:
     assert status == 1
     assert "is not of type 'string'" in text
     assert "POST /getMsgImg [" in text
+
+
+def test_an_internal_error_of_the_mock_is_found_though_in_the_vendors_envelope(served) -> None:
+    """The mock answers its own bugs in the vendor's envelope, marked by a header: a refusal
+    check would pass them as refusals if the kit did not read that header."""
+    app = create_app(CONFIG)
+
+    @app.after_request
+    def broken(response: Response) -> Response:
+        if request.path == "/gewe/v2/api/message/postImage":
+            raise KeyError("a bug")
+        return response
+
+    status, text = run_report(served(app), "gewe.postImage.refused")
+    assert status == 1, text
+    assert "the mock failed internally: KeyError" in text
 
 
 class ForgetfulStore(MemoryStore):

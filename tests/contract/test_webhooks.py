@@ -14,7 +14,7 @@ from hypothesis import Phase, settings
 from lark_oapi.adapter.flask import parse_req, parse_resp
 
 from contract_tests.checks import PROFILES, webhook_checks
-from contract_tests.cli import report
+from contract_tests.report import report
 from contract_tests.server import ContractViolation
 from contract_tests.target import Credentials, Target
 from contract_tests.webhooks import (

@@ -10,19 +10,23 @@ from typing import Any
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    GEWE_API,
+    GEWE_DEVICE,
+    GEWE_TOKEN,
+    W_ID,
+    WID_AUTHORIZATION,
+    gewe_client,
+    wid_client,
+)
 from flask import Flask
 
-from chatimg import GeweClient, LarkClient, WidClient
+from chatimg import LarkClient
 from mockserver import LiveServer, MockConfig, WidConfig
 
 from .conftest import BotServer, load_example
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_DEVICE = DEFAULTS.gewe.devices[0]
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-W_ID = DEFAULTS.wid.instances[0].w_id
-LARK_APP = DEFAULTS.lark.apps[0]
 ENCRYPT_KEY = "echo-bot-encrypt-key"
 SENDER = "wxid_friend000001"
 GROUP = "24225252625@chatroom"
@@ -62,10 +66,10 @@ def only_delivery(received: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def gewe_bot(server: LiveServer, serve_bot: ServeBot) -> Flask:
-    bot: Flask = gewe_echo_bot.create_bot(server.url + "/gewe/v2/api", GEWE_TOKEN,
+    bot: Flask = gewe_echo_bot.create_bot(server.url + GEWE_API, GEWE_TOKEN,
                                           GEWE_DEVICE.app_id)
     url = serve_bot(bot).url + gewe_echo_bot.CALLBACK_PATH
-    with GeweClient(server.url + "/gewe/v2/api", GEWE_TOKEN, GEWE_DEVICE.app_id) as gewe:
+    with gewe_client(server) as gewe:
         gewe.set_callback(url)
     return bot
 
@@ -155,7 +159,7 @@ def wid_server(request: pytest.FixtureRequest, server: LiveServer) -> LiveServer
 @pytest.fixture
 def wid_bot(wid_server: LiveServer, serve_bot: ServeBot) -> Flask:
     bot: Flask = wid_echo_bot.create_bot(wid_server.url, WID_AUTHORIZATION, W_ID)
-    with WidClient(wid_server.url, WID_AUTHORIZATION, W_ID) as wid:
+    with wid_client(wid_server) as wid:
         wid.set_callback_url(serve_bot(bot).url + wid_echo_bot.CALLBACK_PATH)
     return bot
 
@@ -196,18 +200,12 @@ def lark_bot(request: pytest.FixtureRequest, server: LiveServer, serve_bot: Serv
     """The bot, its event URL verified by the mock's url_verification challenge."""
     encrypt_key: str | None = request.param
     bot: Flask = lark_echo_bot.create_bot(
-        server.url, LARK_APP.app_id, LARK_APP.app_secret,
-        verification_token=LARK_APP.verification_token, encrypt_key=encrypt_key or "")
+        server.url, APP_A.app_id, APP_A.app_secret,
+        verification_token=APP_A.verification_token, encrypt_key=encrypt_key or "")
     subscribed = server.subscribe_lark_events(serve_bot(bot).url + lark_echo_bot.EVENTS_PATH,
                                               encrypt_key=encrypt_key)
     assert subscribed["encrypted"] is (encrypt_key is not None)
     return bot
-
-
-@pytest.fixture
-def lark(server: LiveServer) -> Iterator[LarkClient]:
-    with LarkClient(LARK_APP.app_id, LARK_APP.app_secret, base_url=server.url) as client:
-        yield client
 
 
 @pytest.mark.parametrize("chat_type", ["p2p", "group"])
@@ -250,7 +248,7 @@ def test_lark_bot_takes_a_duplicate_event_without_replying_again(
 
 def test_lark_bot_refuses_an_event_with_a_wrong_verification_token(
         server: LiveServer, serve_bot: ServeBot) -> None:
-    bot = lark_echo_bot.create_bot(server.url, LARK_APP.app_id, LARK_APP.app_secret,
+    bot = lark_echo_bot.create_bot(server.url, APP_A.app_id, APP_A.app_secret,
                                    verification_token="another-token")
     url = serve_bot(bot).url + lark_echo_bot.EVENTS_PATH
 

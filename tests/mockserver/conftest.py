@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,14 @@ def configured() -> Iterator[Callable[[MockConfig], LiveServer]]:
     yield server_for
     with ThreadPoolExecutor() as pool:
         list(pool.map(LiveServer.stop, servers.values()))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_store(request: pytest.FixtureRequest, server: LiveServer,
+              tmp_path: Path) -> Iterator[LiveServer]:
+    """The shared mock (memory store), or one on a fresh SQLite store."""
+    if request.param == "memory":
+        yield server
+        return
+    with LiveServer(MockConfig(state_dir=str(tmp_path))) as sqlite_server:
+        yield sqlite_server

@@ -15,33 +15,37 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import cache
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-import yaml
-from _support import RecordingBot, closed_port_url, eventually
-from openapi_schema_validator import OAS30Validator
+from _support import (
+    GEWE_DEVICE,
+    GEWE_HEADERS,
+    GEWE_TOKEN,
+    SENDER,
+    WID_AUTHORIZATION,
+    WID_HEADERS,
+    WID_INSTANCE,
+    RecordingBot,
+    assert_valid,
+    callback_validator,
+    client_of,
+    closed_port_url,
+    eventually,
+    receive,
+    spec_document,
+)
 from PIL import Image
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import GeweConfig, LiveServer, MockConfig, WidConfig
-from mockserver.data_files import data_dir
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_DEVICE = DEFAULTS.gewe.devices[0]
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-WID_INSTANCE = DEFAULTS.wid.instances[0]
-GEWE_HEADERS = {"X-GEWE-TOKEN": GEWE_TOKEN}
-WID_HEADERS = {"Authorization": WID_AUTHORIZATION}
 SET_CALLBACK = "/gewe/v2/api/tools/setCallback"
 DOWNLOAD = "/gewe/v2/api/message/downloadImage"
 SET_HTTP_CALLBACK_URL = "/setHttpCallbackUrl"
 GET_MSG_IMG = "/getMsgImg"
-SENDER = "wxid_friend01"
 CHATROOM = "34757816141@chatroom"
 # Fast enough for tests, slow enough to see: the gaps between attempts the mock must keep.
 RETRIES = (0.1, 0.2)
@@ -51,13 +55,7 @@ NOT_HTTP_URLS = ["ftp://127.0.0.1/cb", "file:///tmp/cb", "127.0.0.1:8080/cb", "h
 T = TypeVar("T")
 
 
-# --- the bot ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bot() -> Iterator[RecordingBot]:
-    with RecordingBot() as running:
-        yield running
+# --- the mock that retries ----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -72,38 +70,7 @@ def retrying(retrying_server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@contextmanager
-def client_of(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-def open_fixture(name: str) -> bytes:
-    return (data_dir("fixtures") / "images" / name).read_bytes()
-
-
-@cache
-def spec(name: str) -> dict[str, Any]:
-    return yaml.safe_load((data_dir("specs") / f"{name}.yaml").read_text(encoding="utf-8"))
-
-
-@cache
-def callback_validator(spec_name: str, path: str) -> OAS30Validator:
-    """The schema the spec declares for the body of the callback of ``path``'s operation."""
-    document = spec(spec_name)
-    (callback,) = document["paths"][path]["post"]["callbacks"].values()
-    (operation,) = callback.values()
-    schema = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
-    return SchemaResolver(document).validator(schema)
-
-
-def assert_valid(validator: OAS30Validator, payload: Any) -> None:
-    errors = [f"{list(error.absolute_path)}: {error.message}"
-              for error in validator.iter_errors(payload)]
-    assert not errors, errors
 
 
 def assert_gewe_callback(payload: Any) -> None:
@@ -129,13 +96,6 @@ def set_wid_callback(http: httpx.Client, url: str) -> dict:
 
 
 SUBSCRIBE = {"gewe": set_gewe_callback, "wid": set_wid_callback}
-
-
-def receive(http: httpx.Client, vendor: str, **options: Any) -> dict:
-    """A user sends the bot an image; the admin reply holds the deliveries made."""
-    reply = http.post(f"/__admin/{vendor}/messages", json={"fromUser": SENDER, **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
 
 
 def deliveries(http: httpx.Client) -> list[dict]:
@@ -412,7 +372,7 @@ def test_gewe_callback_xml_downloads_hd_normal_and_thumbnail_when_hd_was_kept(
     xml = bot.requests[0].json()["Data"]["Content"]["string"]
     served = {image_type: httpx.get(download(http, xml, image_type)["data"]["fileUrl"]).content
               for image_type in (1, 2, 3)}
-    assert served[1] == open_fixture("landscape.jpg")
+    assert served[1] == fixture_image("landscape.jpg")
     assert hashlib.md5(served[2]).hexdigest() == xml_attribute(xml, "md5")
     assert len(served[3]) == int(xml_attribute(xml, "cdnthumblength"))
 
@@ -523,8 +483,8 @@ def test_deliveries_list_each_attempt_with_status_time_and_the_bots_answer(
     set_gewe_callback(retrying, bot.url)
     message = receive(retrying, "gewe")
     (listed,) = deliveries(retrying)
-    assert_valid(SchemaResolver(spec("admin")).validator(
-        spec("admin")["components"]["schemas"]["Delivery"]), listed)
+    assert_valid(SchemaResolver(spec_document("admin")).validator(
+        spec_document("admin")["components"]["schemas"]["Delivery"]), listed)
     assert listed == message["deliveries"][0]
     assert (listed["vendor"], listed["url"], listed["state"]) == ("gewe", bot.url, "delivered")
     (attempt,) = listed["attempts"]

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from _support import APP_A, DEFAULTS, GEWE_TOKEN, WID_AUTHORIZATION
 
-from mockserver import LiveServer, MockConfig
+from mockserver import LiveServer
 
-DEFAULTS = MockConfig()
 ADMIN_TOKEN = "admin-secret-0001"
 
 
@@ -41,32 +41,31 @@ def test_gewe_token_is_compared_in_constant_time(
     reply = httpx.post(f"{guarded.url}/gewe/v2/api/message/postImage", json={},
                        headers={"X-GEWE-TOKEN": "gewe-mock-tokeX"})
     assert reply.json()["ret"] == 500
-    assert (b"gewe-mock-tokeX", DEFAULTS.gewe.tokens[0].encode()) in compared
+    assert (b"gewe-mock-tokeX", GEWE_TOKEN.encode()) in compared
 
 
 def test_gewe_set_callback_token_is_compared_in_constant_time(
         compared: list[tuple[bytes, bytes]], guarded: LiveServer) -> None:
     reply = httpx.post(f"{guarded.url}/gewe/v2/api/tools/setCallback",
                        json={"token": "wrong-token", "callbackUrl": "http://127.0.0.1:9/cb"},
-                       headers={"X-GEWE-TOKEN": DEFAULTS.gewe.tokens[0]})
+                       headers={"X-GEWE-TOKEN": GEWE_TOKEN})
     assert reply.json()["ret"] == 500
-    assert (b"wrong-token", DEFAULTS.gewe.tokens[0].encode()) in compared
+    assert (b"wrong-token", GEWE_TOKEN.encode()) in compared
 
 
 def test_wid_authorization_is_compared_in_constant_time(
         compared: list[tuple[bytes, bytes]], guarded: LiveServer) -> None:
     reply = httpx.post(f"{guarded.url}/getMsgImg", json={}, headers={"Authorization": "nope"})
     assert reply.json()["code"] == "1001"
-    assert (b"nope", DEFAULTS.wid.authorizations[0].encode()) in compared
+    assert (b"nope", WID_AUTHORIZATION.encode()) in compared
 
 
 def test_lark_app_secret_is_compared_in_constant_time(
         compared: list[tuple[bytes, bytes]], guarded: LiveServer) -> None:
-    app = DEFAULTS.lark.apps[0]
     reply = httpx.post(f"{guarded.url}/open-apis/auth/v3/tenant_access_token/internal",
-                       json={"app_id": app.app_id, "app_secret": "not-the-secret"})
+                       json={"app_id": APP_A.app_id, "app_secret": "not-the-secret"})
     assert reply.json()["code"] == 10014
-    assert (b"not-the-secret", app.app_secret.encode()) in compared
+    assert (b"not-the-secret", APP_A.app_secret.encode()) in compared
 
 
 def test_admin_token_is_compared_in_constant_time(

@@ -6,58 +6,31 @@ from __future__ import annotations
 import json
 import math
 import socket
-import ssl
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _support import (
+    GEWE_API,
+    GEWE_APP_ID,
+    GEWE_HEADERS,
+    GEWE_TOKEN,
+    PNG,
+    lark_auth,
+)
 
 from chatimg import GeweClient, LarkClient, ProtocolError, TransportError
-from mockserver import LiveServer, MockConfig
+from mockserver import LiveServer
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-APP_A = DEFAULTS.lark.apps[0]
-GEWE_API = "/gewe/v2/api"
 POST_IMAGE = f"{GEWE_API}/message/postImage"
 POST_BODY = {"appId": GEWE_APP_ID, "toWxid": "wxid_a", "imgUrl": "http://x/10x10"}
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
-PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
-# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
-# ~50 ms each, though every call here is plain HTTP.
-TLS = ssl.create_default_context()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    """The conftest's ``http``, on the shared TLS context."""
-    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
-        yield client
-
-
-@pytest.fixture
-def gewe(server: LiveServer) -> Iterator[GeweClient]:
-    with GeweClient(server.url + GEWE_API, GEWE_TOKEN, GEWE_APP_ID, timeout=10,
-                    transport=httpx.HTTPTransport(verify=TLS)) as client:
-        yield client
-
-
-@pytest.fixture
-def lark(server: LiveServer) -> Iterator[LarkClient]:
-    with LarkClient(APP_A.app_id, APP_A.app_secret, base_url=server.url, timeout=10,
-                    transport=httpx.HTTPTransport(verify=TLS)) as client:
-        yield client
 
 
 @pytest.fixture
 def lark_headers(http: httpx.Client) -> dict[str, str]:
-    reply = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id, "app_secret": APP_A.app_secret})
-    return {"Authorization": f"Bearer {reply.json()['tenant_access_token']}"}
+    return lark_auth(http)
 
 
 def arm(http: httpx.Client, operation: str, **fault: Any) -> None:
@@ -66,7 +39,7 @@ def arm(http: httpx.Client, operation: str, **fault: Any) -> None:
 
 
 def post_image(http: httpx.Client, prefer: str | None = None, **changes: Any) -> httpx.Response:
-    headers = {"X-GEWE-TOKEN": GEWE_TOKEN} | ({"Prefer": prefer} if prefer else {})
+    headers = GEWE_HEADERS | ({"Prefer": prefer} if prefer else {})
     return http.post(POST_IMAGE, json={**POST_BODY, **changes}, headers=headers)
 
 
@@ -246,7 +219,7 @@ def test_prefer_empty_fault_applies_to_a_lark_call_without_a_token(http: httpx.C
 def test_rule_fault_applies_to_a_call_refused_by_validation(http: httpx.Client) -> None:
     arm(http, "postImage", fault="latency", ms=150)
     reply, elapsed = timed(lambda: http.post(POST_IMAGE, json={"appId": GEWE_APP_ID},
-                                             headers={"X-GEWE-TOKEN": GEWE_TOKEN}))
+                                             headers=GEWE_HEADERS))
     assert reply.json()["ret"] == 500
     assert elapsed >= 0.15
 

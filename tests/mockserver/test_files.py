@@ -7,19 +7,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _support import GEWE_APP_ID, GEWE_HEADERS, receive
 
 from mockserver import LiveServer, MockConfig
 from mockserver.files import SIGNING_KEY
 from mockserver.records import Setting
 
-DEFAULTS = MockConfig()
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-HEADERS = {"X-GEWE-TOKEN": DEFAULTS.gewe.tokens[0]}
-
 
 def file_url(http: httpx.Client, image_type: int = 2) -> str:
-    message = http.post("/__admin/gewe/messages", json={"fromUser": "wxid_friend01"}).json()
-    reply = http.post("/gewe/v2/api/message/downloadImage", headers=HEADERS,
+    message = receive(http, "gewe")
+    reply = http.post("/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS,
                       json={"appId": GEWE_APP_ID, "xml": message["xml"], "type": image_type})
     return reply.json()["data"]["fileUrl"]
 
@@ -38,9 +35,9 @@ def test_a_link_serves_the_image_with_its_type_and_name(http: httpx.Client) -> N
 
 def test_a_link_altered_anywhere_is_no_such_key_though_its_bytes_are_here(
         http: httpx.Client) -> None:
-    message = http.post("/__admin/gewe/messages", json={"fromUser": "wxid_friend01"}).json()
+    message = receive(http, "gewe")
     normal, thumb = (name_of(http.post(
-        "/gewe/v2/api/message/downloadImage", headers=HEADERS,
+        "/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS,
         json={"appId": GEWE_APP_ID, "xml": message["xml"], "type": image_type},
     ).json()["data"]["fileUrl"]) for image_type in (2, 3))
     digest, expires, signature = normal.split(".")[0].split("-")
@@ -96,9 +93,9 @@ def test_handing_out_links_writes_nothing_to_the_store(tmp_path: Path) -> None:
             return count
 
         before = rows()
-        message = http.post("/__admin/gewe/messages", json={"fromUser": "wxid_b"}).json()
+        message = receive(http, "gewe", sender="wxid_b")
         after_message = rows()
-        urls = {http.post("/gewe/v2/api/message/downloadImage", headers=HEADERS, json={
+        urls = {http.post("/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS, json={
             "appId": GEWE_APP_ID, "xml": message["xml"], "type": 2}).json()["data"]["fileUrl"]
             for _ in range(5)}
         assert after_message > before  # (the count does see writes)

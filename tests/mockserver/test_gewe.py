@@ -8,37 +8,29 @@ import io
 
 import httpx
 import pytest
+from _support import DEFAULTS, GEWE_APP_ID, GEWE_HEADERS, fixture_callback, receive
 from PIL import Image
 
 from chatimg import SentImage
 from mockserver import GeweConfig, GeweDevice, LiveServer, MockConfig
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
 POST = "/gewe/v2/api/message/postImage"
 DOWNLOAD = "/gewe/v2/api/message/downloadImage"
 FORWARD = "/gewe/v2/api/message/forwardImage"
-HEADERS = {"X-GEWE-TOKEN": GEWE_TOKEN}
 
 
 def post_image(http: httpx.Client, img_url: str = "http://dummyimage.com/400x300",
                to_wxid: str = "34757816141@chatroom") -> dict:
     reply = http.post(POST, json={"appId": GEWE_APP_ID, "toWxid": to_wxid, "imgUrl": img_url},
-                      headers=HEADERS)
+                      headers=GEWE_HEADERS)
     assert reply.status_code == 200
-    return reply.json()
-
-
-def receive(http: httpx.Client, **options) -> dict:
-    reply = http.post("/__admin/gewe/messages", json={"fromUser": "wxid_friend01", **options})
-    assert reply.status_code == 201, reply.text
     return reply.json()
 
 
 def download(http: httpx.Client, xml: str, image_type: int) -> dict:
     reply = http.post(DOWNLOAD, json={"appId": GEWE_APP_ID, "xml": xml, "type": image_type},
-                      headers=HEADERS)
+                      headers=GEWE_HEADERS)
     assert reply.status_code == 200
     return reply.json()
 
@@ -53,7 +45,7 @@ def test_post_image_reports_real_facts_of_the_image(http: httpx.Client) -> None:
 
 
 def test_post_image_of_a_data_url_stores_those_exact_bytes(http: httpx.Client) -> None:
-    png = open_fixture("square.png")
+    png = fixture_image("square.png")
     reply = post_image(http, "data:image/png;base64," + base64.b64encode(png).decode())
     data = reply["data"]
     assert data["md5"] == hashlib.md5(png).hexdigest()
@@ -65,7 +57,7 @@ def test_post_image_of_a_data_url_stores_those_exact_bytes(http: httpx.Client) -
 
 def test_new_msg_id_is_sent_as_an_exact_integer_on_the_wire(http: httpx.Client) -> None:
     reply = http.post(POST, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a",
-                                  "imgUrl": "http://x/1x1"}, headers=HEADERS)
+                                  "imgUrl": "http://x/1x1"}, headers=GEWE_HEADERS)
     new_msg_id = reply.json()["data"]["newMsgId"]
     assert f'"newMsgId":{new_msg_id},' in reply.text
 
@@ -74,7 +66,7 @@ def test_forward_image_with_post_image_cdn_info_sends_the_same_image(http: httpx
     posted = post_image(http)["data"]
     xml = SentImage.from_data(posted).forward_xml()
     reply = http.post(FORWARD, json={"appId": GEWE_APP_ID, "toWxid": "wxid_other", "xml": xml},
-                      headers=HEADERS).json()
+                      headers=GEWE_HEADERS).json()
     assert reply["ret"] == 200
     assert reply["data"]["fileId"] == posted["fileId"]
     assert reply["data"]["md5"] == posted["md5"]
@@ -83,7 +75,7 @@ def test_forward_image_with_post_image_cdn_info_sends_the_same_image(http: httpx
 
 @pytest.mark.parametrize("hd", [True, False])
 def test_received_image_downloads_as_normal_and_thumbnail(http: httpx.Client, hd: bool) -> None:
-    message = receive(http, fixture="landscape.jpg", hd=hd)
+    message = receive(http, "gewe", fixture="landscape.jpg", hd=hd)
     normal = httpx.get(download(http, message["xml"], 2)["data"]["fileUrl"])
     thumb = httpx.get(download(http, message["xml"], 3)["data"]["fileUrl"])
     assert normal.status_code == thumb.status_code == 200
@@ -95,20 +87,20 @@ def test_received_image_downloads_as_normal_and_thumbnail(http: httpx.Client, hd
 
 
 def test_received_image_with_hd_downloads_the_original_bytes(http: httpx.Client) -> None:
-    message = receive(http, fixture="landscape.jpg", hd=True)
+    message = receive(http, "gewe", fixture="landscape.jpg", hd=True)
     reply = download(http, message["xml"], 1)
-    assert httpx.get(reply["data"]["fileUrl"]).content == open_fixture("landscape.jpg")
+    assert httpx.get(reply["data"]["fileUrl"]).content == fixture_image("landscape.jpg")
     assert "cdnbigimgurl" in message["xml"] and "hdlength" in message["xml"]
 
 
 def test_download_of_image_without_hd_fails_with_gewe_envelope(http: httpx.Client) -> None:
-    message = receive(http, hd=False)
+    message = receive(http, "gewe", hd=False)
     assert download(http, message["xml"], 1) == {
         "ret": 500, "msg": "下载图片失败", "data": {"code": "-1", "msg": "该图片没有高清图片"}}
 
 
 def test_group_message_xml_with_sender_prefix_downloads(http: httpx.Client) -> None:
-    message = receive(http, chatroom="34757816141@chatroom")
+    message = receive(http, "gewe", chatroom="34757816141@chatroom")
     assert message["content"].startswith("wxid_friend01:\n<?xml")
     assert message["fromUser"] == "34757816141@chatroom"
     assert download(http, message["content"], 2)["ret"] == 200
@@ -117,14 +109,14 @@ def test_group_message_xml_with_sender_prefix_downloads(http: httpx.Client) -> N
 def test_group_prefix_is_refused_when_configured_as_some_gewe_releases_do() -> None:
     config = MockConfig(gewe=GeweConfig(accept_sender_prefix=False))
     with LiveServer(config) as server, httpx.Client(base_url=server.url) as client:
-        message = receive(client, chatroom="34757816141@chatroom")
+        message = receive(client, "gewe", chatroom="34757816141@chatroom")
         assert download(client, message["content"], 2) == {"ret": 500, "msg": "下载图片xml解析异常"}
         assert download(client, message["xml"], 2)["ret"] == 200
 
 
 def test_file_url_is_valid_for_seven_days_by_the_mock_clock(http: httpx.Client,
                                                             server: LiveServer) -> None:
-    file_url = download(http, receive(http)["xml"], 2)["data"]["fileUrl"]
+    file_url = download(http, receive(http, "gewe")["xml"], 2)["data"]["fileUrl"]
     server.state.clock.advance(7 * 24 * 3600 - 60)
     assert httpx.get(file_url).status_code == 200
     server.state.clock.advance(120)
@@ -151,7 +143,7 @@ def test_unknown_token_is_quoted_verbatim_in_the_refusal(http: httpx.Client) -> 
 ])
 def test_missing_body_field_is_named_in_gewe_envelope(http: httpx.Client, body: dict,
                                                       field: str) -> None:
-    reply = http.post(POST, json=body, headers=HEADERS)
+    reply = http.post(POST, json=body, headers=GEWE_HEADERS)
     assert reply.status_code == 200
     assert reply.json() == {"ret": 500, "msg": f"body:{field} 不可为空"}
 
@@ -164,7 +156,7 @@ def test_missing_body_field_is_named_in_gewe_envelope(http: httpx.Client, body: 
 ])
 def test_malformed_body_gets_gewe_envelope_not_a_500(http: httpx.Client, content: bytes,
                                                      content_type: str) -> None:
-    reply = http.post(POST, content=content, headers={**HEADERS, "Content-Type": content_type})
+    reply = http.post(POST, content=content, headers={**GEWE_HEADERS, "Content-Type": content_type})
     assert reply.status_code == 200
     assert "X-Chatimg-Internal-Error" not in reply.headers  # refused, not crashed
     assert reply.json()["ret"] == 500
@@ -173,13 +165,13 @@ def test_malformed_body_gets_gewe_envelope_not_a_500(http: httpx.Client, content
 
 def test_download_type_outside_1_to_3_is_refused(http: httpx.Client) -> None:
     reply = http.post(DOWNLOAD, json={"appId": GEWE_APP_ID, "xml": "<msg/>", "type": 4},
-                      headers=HEADERS).json()
+                      headers=GEWE_HEADERS).json()
     assert reply["ret"] == 500 and "type" in reply["msg"]
 
 
 def test_unknown_device_fails_with_device_not_found(http: httpx.Client) -> None:
     reply = http.post(POST, json={"appId": "wx_NoSuchDevice000000000", "toWxid": "a",
-                                  "imgUrl": "http://x/"}, headers=HEADERS).json()
+                                  "imgUrl": "http://x/"}, headers=GEWE_HEADERS).json()
     assert reply == {"ret": 500, "msg": "发送消息失败",
                      "data": {"code": "-1", "msg": "[wx_NoSuchDevice000000000]设备不存在"}}
 
@@ -187,7 +179,7 @@ def test_unknown_device_fails_with_device_not_found(http: httpx.Client) -> None:
 def test_offline_device_fails_with_wechat_offline() -> None:
     config = MockConfig(gewe=GeweConfig(devices=(GeweDevice("wx_Offline", "wxid_bot", online=False),)))
     with LiveServer(config) as server:
-        reply = httpx.post(server.url + POST, headers=HEADERS, json={
+        reply = httpx.post(server.url + POST, headers=GEWE_HEADERS, json={
             "appId": "wx_Offline", "toWxid": "a", "imgUrl": "http://x/"}).json()
     assert reply == {"ret": 500, "msg": "发送消息失败", "data": {"code": "-1", "msg": "微信已离线"}}
 
@@ -203,13 +195,13 @@ def test_xml_entity_expansion_is_refused_not_expanded(http: httpx.Client) -> Non
 
 
 def test_xml_naming_no_known_image_fails_cleanly(http: httpx.Client) -> None:
-    doc_xml = open_fixture("../callbacks/gewe-image.xml").decode()
+    doc_xml = fixture_callback("gewe-image.xml")
     assert download(http, doc_xml, 2) == {
         "ret": 500, "msg": "下载图片失败", "data": {"code": "-1", "msg": "图片不存在或已过期"}}
 
 
 def test_xml_with_wrong_aeskey_does_not_find_the_image(http: httpx.Client) -> None:
-    message = receive(http)
+    message = receive(http, "gewe")
     forged = message["xml"].replace(message["aesKey"], "0" * 32)
     assert download(http, forged, 2) == {
         "ret": 500, "msg": "下载图片失败", "data": {"code": "-1", "msg": "图片不存在或已过期"}}
@@ -219,7 +211,7 @@ def test_forward_of_unknown_image_fails_and_keeps_stored_images(http: httpx.Clie
     posted = post_image(http)["data"]
     bogus = f'<msg><img aeskey="{"0" * 32}" cdnmidimgurl="30deadbeef" length="1" md5="0"/></msg>'
     reply = http.post(FORWARD, json={"appId": GEWE_APP_ID, "toWxid": "a", "xml": bogus},
-                      headers=HEADERS).json()
+                      headers=GEWE_HEADERS).json()
     assert reply == {"ret": 500, "msg": "发送消息失败",
                      "data": {"code": "-1", "msg": "图片不存在或已过期"}}
     xml = SentImage.from_data(posted).forward_xml()
@@ -241,24 +233,25 @@ def test_placeholder_for_the_same_url_is_the_same_image(http: httpx.Client) -> N
 
 def test_body_over_the_cap_is_refused_in_gewe_envelope_and_journaled(
         http: httpx.Client, server: LiveServer) -> None:
-    huge = b'{"appId": "' + b"x" * (MockConfig().max_body_bytes + 1) + b'"}'
-    reply = http.post(POST, content=huge, headers={**HEADERS, "Content-Type": "application/json"})
+    huge = b'{"appId": "' + b"x" * (DEFAULTS.max_body_bytes + 1) + b'"}'
+    reply = http.post(POST, content=huge,
+                      headers={**GEWE_HEADERS, "Content-Type": "application/json"})
     assert reply.status_code == 200
     assert "X-Chatimg-Internal-Error" not in reply.headers
     assert reply.json() == {"ret": 500, "msg": "参数错误: the body is larger than "
-                                               f"{MockConfig().max_body_bytes} bytes"}
+                                               f"{DEFAULTS.max_body_bytes} bytes"}
     assert server.journal.entries("postImage")[0].request_body["bytes"] == len(huge)
 
 
 @pytest.mark.parametrize("path", ["/gewe/v2/api/message/postVideo", "/v2/api/message/postVideo"])
 def test_unknown_gewe_path_is_a_404_in_gewe_envelope(http: httpx.Client, path: str) -> None:
-    reply = http.post(path, json={}, headers=HEADERS)
+    reply = http.post(path, json={}, headers=GEWE_HEADERS)
     assert reply.status_code == 404
     assert reply.json() == {"ret": 404, "msg": f"接口不存在: 404 Not Found: POST {path}"}
 
 
 def test_get_of_a_gewe_operation_is_a_405_in_gewe_envelope(http: httpx.Client) -> None:
-    reply = http.get(POST, headers=HEADERS)
+    reply = http.get(POST, headers=GEWE_HEADERS)
     assert reply.status_code == 405
     assert reply.json()["ret"] == 405
     assert reply.json()["msg"].startswith("请求方法不支持: 405")
@@ -268,12 +261,6 @@ def test_gewe_is_served_under_the_self_hosted_base_v2_api_too(http: httpx.Client
                                                               server: LiveServer) -> None:
     body = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
             "imgUrl": "http://dummyimage.com/40x30"}
-    reply = http.post(POST.replace("/gewe/v2/api/", "/v2/api/"), json=body, headers=HEADERS)
+    reply = http.post(POST.replace("/gewe/v2/api/", "/v2/api/"), json=body, headers=GEWE_HEADERS)
     assert reply.json()["ret"] == 200 and reply.json()["data"]["width"] == 40
     assert [e.path for e in server.journal.entries("postImage")] == ["/v2/api/message/postImage"]
-
-
-def open_fixture(name: str) -> bytes:
-    from mockserver.data_files import data_dir
-
-    return (data_dir("fixtures") / "images" / name).read_bytes()

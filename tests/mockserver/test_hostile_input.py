@@ -12,20 +12,22 @@ from typing import Any
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    GEWE_APP_ID,
+    GEWE_HEADERS,
+    LARK_TOKEN_PATH,
+    W_ID,
+    WID_AUTHORIZATION,
+    lark_token,
+)
 
 from mockserver import LiveServer, MockConfig
 from mockserver.app import INTERNAL_ERROR_HEADER
 from mockserver.clock import LATEST
 from mockserver.records import JournalEntry
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-WID_INSTANCE = DEFAULTS.wid.instances[0].w_id
-APP_A = DEFAULTS.lark.apps[0]
 POST_IMAGE = "/gewe/v2/api/message/postImage"
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages?receive_id_type=open_id"
 JSON = {"Content-Type": "application/json"}
 TOO_DEEP = b"[" * 100_000
@@ -56,13 +58,7 @@ def gewe_body(extra: bytes = b"1", to_wxid: bytes = b'"wxid_a"') -> bytes:
 
 
 def post_image(http: httpx.Client, body: bytes, **headers: str) -> httpx.Response:
-    return http.post(POST_IMAGE, content=body, headers={**JSON, "X-GEWE-TOKEN": GEWE_TOKEN,
-                                                         **headers})
-
-
-def lark_token(http: httpx.Client) -> str:
-    reply = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id, "app_secret": APP_A.app_secret})
-    return str(reply.json()["tenant_access_token"])
+    return http.post(POST_IMAGE, content=body, headers={**JSON, **GEWE_HEADERS, **headers})
 
 
 def journal(http: httpx.Client) -> list[dict[str, Any]]:
@@ -74,17 +70,6 @@ def journal(http: httpx.Client) -> list[dict[str, Any]]:
 
 def assert_no_internal_error(reply: httpx.Response) -> None:
     assert INTERNAL_ERROR_HEADER not in reply.headers, reply.text
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def any_store(request: pytest.FixtureRequest, server: LiveServer,
-              tmp_path: Path) -> Iterator[LiveServer]:
-    """The shared mock (memory store), or one on a fresh SQLite store."""
-    if request.param == "memory":
-        yield server
-        return
-    with LiveServer(MockConfig(state_dir=str(tmp_path))) as sqlite_server:
-        yield sqlite_server
 
 
 @pytest.fixture
@@ -114,7 +99,7 @@ def test_gewe_refuses_non_standard_json_with_its_envelope(
 def test_wid_refuses_non_standard_json_with_its_envelope(
         http: httpx.Client, value: bytes, reason: str) -> None:
     body = (b'{"wId": "%s", "msgId": 1, "fromUser": "wxid_a", "toUser": "wxid_b", '
-            b'"content": "<msg/>", "note": %s}' % (WID_INSTANCE.encode(), value))
+            b'"content": "<msg/>", "note": %s}' % (W_ID.encode(), value))
     reply = http.post("/getMsgImg", content=body,
                       headers={**JSON, "Authorization": WID_AUTHORIZATION})
     assert_no_internal_error(reply)
@@ -126,7 +111,7 @@ def test_lark_token_endpoint_refuses_non_standard_json_with_10003(
         http: httpx.Client, value: bytes) -> None:
     body = b'{"app_id": "%s", "app_secret": "%s", "note": %s}' % (
         APP_A.app_id.encode(), APP_A.app_secret.encode(), value)
-    reply = http.post(TOKEN_PATH, content=body, headers=JSON)
+    reply = http.post(LARK_TOKEN_PATH, content=body, headers=JSON)
     assert_no_internal_error(reply)
     assert reply.json()["code"] == 10003, reply.text
 
@@ -321,6 +306,6 @@ def test_a_prefer_fault_number_out_of_bounds_is_refused_in_the_vendor_envelope(
     ("/__admin/rules", {"operation": "postImage", "error": ["e" * 10**6]}),
 ], ids=["gewe-type", "gewe-toWxid", "admin-rule"])
 def test_a_refusal_quotes_a_huge_value_short(http: httpx.Client, path: str, body: dict) -> None:
-    reply = http.post(path, json=body, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+    reply = http.post(path, json=body, headers=GEWE_HEADERS)
     assert len(reply.content) < 400, reply.text[:400]
     assert "is not of type" in reply.text

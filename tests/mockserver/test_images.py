@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from mockserver.data_files import fixture_image
 from mockserver.images import (
     ImageInfo,
     NotAnImage,
@@ -31,11 +32,6 @@ from mockserver.images import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-IMAGES = PROJECT_ROOT / "fixtures" / "images"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (IMAGES / name).read_bytes()
 
 
 def opened(data: bytes) -> Image.Image:
@@ -44,7 +40,7 @@ def opened(data: bytes) -> Image.Image:
 
 def png_claiming_size(width: int, height: int) -> bytes:
     """A PNG whose IHDR promises width x height, with a valid CRC so only the size is wrong."""
-    png = fixture_bytes("square.png")
+    png = fixture_image("square.png")
     ihdr_body = b"IHDR" + struct.pack(">II", width, height) + png[24:29]
     return png[:12] + ihdr_body + struct.pack(">I", zlib.crc32(ihdr_body)) + png[33:]
 
@@ -64,7 +60,7 @@ def png_claiming_size(width: int, height: int) -> bytes:
     ],
 )
 def test_probe_reports_format_mime_extension_and_real_dimensions(name: str, expected: ImageInfo) -> None:
-    assert probe(fixture_bytes(name)) == expected
+    assert probe(fixture_image(name)) == expected
 
 
 @pytest.mark.parametrize(("image_format", "mime_type", "extension"), [("BMP", "image/bmp", "bmp"), ("ICO", "image/x-icon", "ico")])
@@ -84,22 +80,22 @@ def test_probe_rejects_empty_bytes() -> None:
 
 def test_probe_rejects_text() -> None:
     with pytest.raises(NotAnImage):
-        probe(fixture_bytes("not-an-image.txt"))
+        probe(fixture_image("not-an-image.txt"))
 
 
 def test_probe_rejects_png_truncated_to_its_first_100_bytes() -> None:
     with pytest.raises(NotAnImage):
-        probe(fixture_bytes("square.png")[:100])
+        probe(fixture_image("square.png")[:100])
 
 
 def test_probe_rejects_jpeg_cut_in_half() -> None:
-    landscape = fixture_bytes("landscape.jpg")
+    landscape = fixture_image("landscape.jpg")
     with pytest.raises(NotAnImage):
         probe(landscape[: len(landscape) // 2])
 
 
 def test_probe_rejects_png_with_corrupted_chunk_checksum() -> None:
-    png = bytearray(fixture_bytes("square.png"))
+    png = bytearray(fixture_image("square.png"))
     png[29] ^= 0xFF  # first byte of the IHDR CRC
 
     with pytest.raises(NotAnImage):
@@ -144,7 +140,7 @@ def test_probe_raises_only_not_an_image_on_arbitrary_bytes(data: bytes) -> None:
     flips=st.lists(st.tuples(st.floats(min_value=0.0, max_value=1.0), st.integers(1, 255)), max_size=4),
 )
 def test_damaged_fixtures_yield_a_result_or_not_an_image_never_another_error(name, operation, cut, flips) -> None:
-    data = bytearray(fixture_bytes(name))
+    data = bytearray(fixture_image(name))
     for position, mask in flips:
         data[int(position * (len(data) - 1))] ^= mask
     data = data[: int(cut * len(data))]
@@ -166,7 +162,7 @@ def test_header_info_reports_a_size_too_large_to_decode_without_decoding() -> No
 
 
 def test_header_info_agrees_with_probe_on_a_whole_image() -> None:
-    landscape = fixture_bytes("landscape.jpg")
+    landscape = fixture_image("landscape.jpg")
 
     assert header_info(landscape) == probe(landscape)
 
@@ -181,37 +177,37 @@ def test_header_info_rejects_what_is_not_an_image(data: bytes) -> None:
 
 
 def test_downscale_makes_longer_side_equal_to_max_side() -> None:
-    smaller = downscale(fixture_bytes("landscape.jpg"), 1024)
+    smaller = downscale(fixture_image("landscape.jpg"), 1024)
 
     assert max(probe(smaller).width, probe(smaller).height) == 1024
 
 
 def test_downscale_keeps_aspect_ratio_within_one_pixel() -> None:
-    info = probe(downscale(fixture_bytes("landscape.jpg"), 500))
+    info = probe(downscale(fixture_image("landscape.jpg"), 500))
 
     assert info.width == 500
     assert abs(info.height - 500 * 1200 / 1600) <= 1
 
 
 def test_downscale_of_opaque_image_is_jpeg() -> None:
-    assert probe(downscale(fixture_bytes("square.png"), 100)).format == "JPEG"
+    assert probe(downscale(fixture_image("square.png"), 100)).format == "JPEG"
 
 
 def test_downscale_leaves_image_that_already_fits_untouched() -> None:
-    square = fixture_bytes("square.png")
+    square = fixture_image("square.png")
 
     assert downscale(square, 400) == square
 
 
 def test_downscale_of_transparent_png_stays_png_with_alpha() -> None:
-    smaller = downscale(fixture_bytes("transparent.png"), 64)
+    smaller = downscale(fixture_image("transparent.png"), 64)
 
     assert probe(smaller) == ImageInfo("PNG", "image/png", 64, 64, "png")
     assert opened(smaller).getpixel((0, 0))[3] == 0
 
 
 def test_downscale_of_animated_gif_uses_first_frame() -> None:
-    smaller = downscale(fixture_bytes("tiny.gif"), 16)
+    smaller = downscale(fixture_image("tiny.gif"), 16)
 
     red, green, blue = opened(smaller).convert("RGB").getpixel((8, 8))
     assert red > 200 and blue < 80  # frame 0 is a red disc, frame 1 a blue one
@@ -219,46 +215,46 @@ def test_downscale_of_animated_gif_uses_first_frame() -> None:
 
 def test_downscale_rejects_max_side_below_one() -> None:
     with pytest.raises(ValueError, match="max_side"):
-        downscale(fixture_bytes("landscape.jpg"), 0)
+        downscale(fixture_image("landscape.jpg"), 0)
 
 
 def test_downscale_rejects_text() -> None:
     with pytest.raises(NotAnImage):
-        downscale(fixture_bytes("not-an-image.txt"), 100)
+        downscale(fixture_image("not-an-image.txt"), 100)
 
 
 # --- thumbnail ---------------------------------------------------------------------------
 
 
 def test_thumbnail_fits_in_120_pixels_and_is_jpeg() -> None:
-    info = probe(thumbnail(fixture_bytes("landscape.jpg")))
+    info = probe(thumbnail(fixture_image("landscape.jpg")))
 
     assert (info.format, info.width, info.height) == ("JPEG", 120, 90)
 
 
 def test_thumbnail_flattens_transparency_on_white() -> None:
-    thumb = thumbnail(fixture_bytes("transparent.png"))
+    thumb = thumbnail(fixture_image("transparent.png"))
 
     assert probe(thumb).format == "JPEG"
     assert all(channel > 245 for channel in opened(thumb).getpixel((0, 0)))
 
 
 def test_thumbnail_does_not_enlarge_small_images() -> None:
-    info = probe(thumbnail(fixture_bytes("tiny.gif")))
+    info = probe(thumbnail(fixture_image("tiny.gif")))
 
     assert (info.format, info.width, info.height) == ("JPEG", 32, 32)
 
 
 def test_thumbnail_rejects_text() -> None:
     with pytest.raises(NotAnImage):
-        thumbnail(fixture_bytes("not-an-image.txt"))
+        thumbnail(fixture_image("not-an-image.txt"))
 
 
 # --- downscale_and_thumbnail -------------------------------------------------------------
 
 
 def test_downscale_and_thumbnail_gives_what_each_gives_alone() -> None:
-    landscape = fixture_bytes("landscape.jpg")
+    landscape = fixture_image("landscape.jpg")
 
     normal, thumb = downscale_and_thumbnail(landscape, 1080, 120)
 
@@ -268,7 +264,7 @@ def test_downscale_and_thumbnail_gives_what_each_gives_alone() -> None:
 
 
 def test_downscale_and_thumbnail_keeps_an_image_that_fits_as_it_is() -> None:
-    square = fixture_bytes("square.png")
+    square = fixture_image("square.png")
 
     normal, thumb = downscale_and_thumbnail(square, 400, 120)
 
@@ -277,7 +273,7 @@ def test_downscale_and_thumbnail_keeps_an_image_that_fits_as_it_is() -> None:
 
 
 def test_downscale_and_thumbnail_keeps_alpha_in_the_copy_and_flattens_the_thumbnail() -> None:
-    normal, thumb = downscale_and_thumbnail(fixture_bytes("transparent.png"), 64, 32)
+    normal, thumb = downscale_and_thumbnail(fixture_image("transparent.png"), 64, 32)
 
     assert opened(normal).mode == "RGBA" and opened(normal).getpixel((0, 0))[3] == 0
     assert all(channel > 245 for channel in opened(thumb).getpixel((0, 0)))
@@ -285,19 +281,19 @@ def test_downscale_and_thumbnail_keeps_alpha_in_the_copy_and_flattens_the_thumbn
 
 def test_downscale_and_thumbnail_rejects_a_thumbnail_larger_than_the_copy() -> None:
     with pytest.raises(ValueError, match="thumb_side"):
-        downscale_and_thumbnail(fixture_bytes("landscape.jpg"), 100, 120)
+        downscale_and_thumbnail(fixture_image("landscape.jpg"), 100, 120)
 
 
 # --- to_jpeg -----------------------------------------------------------------------------
 
 
 def test_to_jpeg_turns_tiff_into_jpeg_of_same_size() -> None:
-    assert probe(to_jpeg(fixture_bytes("scan.tiff"))) == ImageInfo("JPEG", "image/jpeg", 300, 200, "jpg")
+    assert probe(to_jpeg(fixture_image("scan.tiff"))) == ImageInfo("JPEG", "image/jpeg", 300, 200, "jpg")
 
 
 def test_to_jpeg_rejects_text() -> None:
     with pytest.raises(NotAnImage):
-        to_jpeg(fixture_bytes("not-an-image.txt"))
+        to_jpeg(fixture_image("not-an-image.txt"))
 
 
 # --- placeholder -------------------------------------------------------------------------

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    DEFAULTS,
+    GEWE_APP_ID,
+    GEWE_HEADERS,
+    GEWE_TOKEN,
+    PNG,
+    WID_AUTHORIZATION,
+    client_of,
+    lark_auth,
+    lark_token,
+    receive,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,48 +44,24 @@ from mockserver.journal import (
 from mockserver.records import JournalEntry
 from mockserver.sqlite_store import SqliteStore
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-APP_A = DEFAULTS.lark.apps[0]
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 DOWNLOAD_IMAGE = "/gewe/v2/api/message/downloadImage"
 SET_CALLBACK = "/gewe/v2/api/tools/setCallback"
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
-PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
 ADMIN_TOKEN = "s3cret"
-# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
-# ~50 ms each, though every call here is plain HTTP.
-TLS = ssl.create_default_context()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    """The conftest's ``http``, on the shared TLS context."""
-    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
-        yield client
 
 
 def post_image(http: httpx.Client, to_wxid: str = "wxid_a", **headers: str) -> httpx.Response:
     return http.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": to_wxid,
                                        "imgUrl": "http://x/10x10"},
-                     headers={"X-GEWE-TOKEN": GEWE_TOKEN, **headers})
+                     headers={**GEWE_HEADERS, **headers})
 
 
 def get_msg_img(http: httpx.Client, authorization: str = WID_AUTHORIZATION) -> httpx.Response:
-    message = http.post("/__admin/wid/messages",
-                        json={"fromUser": "wxid_friend01", "fixture": "square.png"}).json()
+    message = receive(http, "wid", fixture="square.png")
     return http.post("/getMsgImg", headers={"Authorization": authorization}, json={
         "wId": message["account"], "msgId": message["msgId"], "fromUser": message["fromUser"],
         "toUser": message["toUser"], "content": message["content"]})
-
-
-def lark_headers(http: httpx.Client) -> dict[str, str]:
-    grant = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id,
-                                        "app_secret": APP_A.app_secret}).json()
-    return {"Authorization": f"Bearer {grant['tenant_access_token']}"}
 
 
 def lark_upload(http: httpx.Client, headers: dict[str, str]) -> httpx.Response:
@@ -109,7 +97,7 @@ def test_each_vendors_own_result_code_is_recorded(http: httpx.Client) -> None:
     post_image(http, **{"X-GEWE-TOKEN": "wrong-token"})
     get_msg_img(http)
     get_msg_img(http, "wrong")
-    headers = lark_headers(http)
+    headers = lark_auth(http)
     image_key = lark_upload(http, headers).json()["data"]["image_key"]
     http.get(f"{IMAGES_PATH}/img_v3_nosuch", headers=headers)
     http.get(f"{IMAGES_PATH}/{image_key}", headers=headers)
@@ -136,7 +124,7 @@ def test_recorded_duration_includes_an_armed_latency(http: httpx.Client) -> None
 
 
 def test_binary_bodies_are_recorded_as_their_size(http: httpx.Client) -> None:
-    headers = lark_headers(http)
+    headers = lark_auth(http)
     upload = lark_upload(http, headers)
     http.get(f"{IMAGES_PATH}/{upload.json()['data']['image_key']}", headers=headers)
     _, uploaded, downloaded = journal(http)
@@ -148,7 +136,7 @@ def test_binary_bodies_are_recorded_as_their_size(http: httpx.Client) -> None:
 def test_long_strings_in_a_recorded_body_are_cut(http: httpx.Client) -> None:
     long_url = "http://x/10x10?padding=" + "a" * 5000
     http.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a", "imgUrl": long_url},
-              headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+              headers=GEWE_HEADERS)
     recorded = journal(http)[0]["requestBody"]["imgUrl"]
     assert recorded == long_url[:2000] + "…"
 
@@ -162,10 +150,9 @@ def test_admin_calls_are_not_recorded(http: httpx.Client) -> None:
 
 
 def test_file_link_downloads_are_recorded_as_get_file(http: httpx.Client) -> None:
-    message = http.post("/__admin/gewe/messages",
-                        json={"fromUser": "wxid_a", "fixture": "square.png"}).json()
+    message = receive(http, "gewe", sender="wxid_a", fixture="square.png")
     reply = http.post(DOWNLOAD_IMAGE, json={"appId": GEWE_APP_ID, "xml": message["xml"],
-                                            "type": 2}, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+                                            "type": 2}, headers=GEWE_HEADERS)
     http.get(reply.json()["data"]["fileUrl"])
     entry = journal(http)[-1]
     assert (entry["api"], entry["operation"], entry["status"]) == ("admin", "getFile", 200)
@@ -177,7 +164,7 @@ def test_file_link_downloads_are_recorded_as_get_file(http: httpx.Client) -> Non
 def test_credential_headers_are_masked_in_the_journal(http: httpx.Client) -> None:
     post_image(http)
     get_msg_img(http)
-    headers = lark_headers(http)
+    headers = lark_auth(http)
     lark_upload(http, headers)
     recorded = [e["requestHeaders"] for e in journal(http)]
     assert recorded[0]["X-Gewe-Token"].startswith("***")
@@ -209,7 +196,7 @@ def test_no_wechat_credential_appears_anywhere_in_the_journal_output(
 
 def test_no_lark_token_or_app_secret_appears_anywhere_in_the_journal_output(
         http: httpx.Client) -> None:
-    headers = lark_headers(http)
+    headers = lark_auth(http)
     lark_upload(http, headers)
     output = http.get("/__admin/journal").text
     assert headers["Authorization"].removeprefix("Bearer ") not in output
@@ -225,17 +212,6 @@ def test_armed_token_invalid_does_not_put_the_gewe_token_in_the_journal(
 # --- what the store holds, and what readers see of it ----------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def any_store(request: pytest.FixtureRequest, server: LiveServer,
-              tmp_path: Path) -> Iterator[LiveServer]:
-    """The shared mock (memory store), or one on a fresh SQLite store."""
-    if request.param == "memory":
-        yield server
-        return
-    with LiveServer(MockConfig(state_dir=str(tmp_path))) as sqlite_server:
-        yield sqlite_server
-
-
 def stored(server: LiveServer) -> list[JournalEntry]:
     """The journal's records as its store holds them, before a reader summarises them."""
     writer = server.state.journal_writer
@@ -244,7 +220,7 @@ def stored(server: LiveServer) -> list[JournalEntry]:
 
 
 def test_a_json_body_is_kept_as_its_text_until_read(any_store: LiveServer) -> None:
-    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
+    with client_of(any_store) as client:
         sent = post_image(client, "wxid_text").request.content.decode()
     [record] = stored(any_store)
     assert (record.request_body, record.request_content_type) == (sent, "application/json")
@@ -257,13 +233,13 @@ def test_a_json_body_is_kept_as_its_text_until_read(any_store: LiveServer) -> No
 def test_a_body_with_a_credential_is_never_stored_unmasked(any_store: LiveServer) -> None:
     escaped = json.dumps({"token": GEWE_TOKEN, "callbackUrl": "http://127.0.0.1:9/b"},
                          separators=(",", ":")).replace("-", "\\u002d")
-    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
-        client.post(SET_CALLBACK, headers={"X-GEWE-TOKEN": GEWE_TOKEN},
+    with client_of(any_store) as client:
+        client.post(SET_CALLBACK, headers=GEWE_HEADERS,
                     json={"token": GEWE_TOKEN, "callbackUrl": "http://127.0.0.1:9/a"})
         client.post(SET_CALLBACK, content=escaped, headers={
             "X-GEWE-TOKEN": GEWE_TOKEN, "Content-Type": "application/json"})
         post_image(client, Prefer="error=token_invalid")  # the reply quotes the token
-        token = lark_headers(client)["Authorization"].removeprefix("Bearer ")
+        token = lark_token(client)
     kept = repr(stored(any_store))
     for secret in (GEWE_TOKEN, APP_A.app_secret, token):
         assert secret not in kept
@@ -277,9 +253,9 @@ def test_a_body_with_a_credential_is_never_stored_unmasked(any_store: LiveServer
 
 def test_a_huge_body_is_not_stored_whole(any_store: LiveServer) -> None:
     long_url = "http://x/10x10?padding=" + "a" * (RAW_TEXT_LIMIT * 2)
-    with httpx.Client(base_url=any_store.url, timeout=10, verify=TLS) as client:
+    with client_of(any_store) as client:
         client.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a", "imgUrl": long_url},
-                    headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+                    headers=GEWE_HEADERS)
     [record] = stored(any_store)
     assert len(repr(record)) < RAW_TEXT_LIMIT
     assert record.request_body["imgUrl"] == long_url[:BODY_TEXT_LIMIT] + "…"
@@ -288,8 +264,7 @@ def test_a_huge_body_is_not_stored_whole(any_store: LiveServer) -> None:
 @pytest.mark.parametrize("shared", [False, True], ids=["memory", "sqlite"])
 def test_the_journal_keeps_its_newest_journal_limit_entries(tmp_path: Path, shared: bool) -> None:
     config = MockConfig(journal_limit=3, state_dir=str(tmp_path) if shared else None)
-    with LiveServer(config) as limited, httpx.Client(base_url=limited.url, timeout=10,
-                                                      verify=TLS) as client:
+    with LiveServer(config) as limited, client_of(limited) as client:
         for to_wxid in ("wxid_1", "wxid_2", "wxid_3", "wxid_4", "wxid_5"):
             post_image(client, to_wxid)
         assert [e.request_body["toWxid"] for e in limited.journal.entries()] == [
@@ -417,7 +392,7 @@ def test_journal_filters_by_operation(http: httpx.Client) -> None:
 def test_journal_filters_by_api(http: httpx.Client) -> None:
     post_image(http)
     get_msg_img(http)
-    lark_headers(http)
+    lark_auth(http)
     assert [e["api"] for e in journal(http, api="wid")] == ["wid"]
 
 
@@ -518,7 +493,7 @@ def guarded_server() -> Iterator[LiveServer]:
 @pytest.fixture
 def guarded(guarded_server: LiveServer) -> Iterator[httpx.Client]:
     guarded_server.state.reset()
-    with httpx.Client(base_url=guarded_server.url, timeout=10, verify=TLS) as client:
+    with client_of(guarded_server) as client:
         yield client
 
 
@@ -554,7 +529,7 @@ def test_file_links_work_without_the_admin_token(guarded: httpx.Client) -> None:
     message = guarded.post("/__admin/gewe/messages", json={"fromUser": "wxid_a"},
                            headers={"X-Chatimg-Admin-Token": ADMIN_TOKEN}).json()
     reply = guarded.post(DOWNLOAD_IMAGE, json={"appId": GEWE_APP_ID, "xml": message["xml"],
-                                               "type": 2}, headers={"X-GEWE-TOKEN": GEWE_TOKEN})
+                                               "type": 2}, headers=GEWE_HEADERS)
     file_link = guarded.get(reply.json()["data"]["fileUrl"])
     assert file_link.status_code == 200
     assert file_link.headers["Content-Type"] == "image/jpeg"
@@ -562,7 +537,7 @@ def test_file_links_work_without_the_admin_token(guarded: httpx.Client) -> None:
 
 def test_vendor_apis_need_no_admin_token(guarded: httpx.Client) -> None:
     assert post_image(guarded).json()["ret"] == 200
-    assert lark_upload(guarded, lark_headers(guarded)).json()["code"] == 0
+    assert lark_upload(guarded, lark_auth(guarded)).json()["code"] == 0
 
 
 def test_journal_of_an_unknown_operation_is_refused_naming_the_known_ones(

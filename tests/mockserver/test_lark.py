@@ -8,18 +8,17 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from _support import APP_A, APP_B, DEFAULTS, LARK_TOKEN_TTL, PNG
 from PIL import Image
 
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
 from mockserver.config import LarkErrorOverride
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
 CREDENTIALS_A = {"app_id": APP_A.app_id, "app_secret": APP_A.app_secret}
 CREDENTIALS_B = {"app_id": APP_B.app_id, "app_secret": APP_B.app_secret}
 TOKEN = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES = "/open-apis/im/v1/images"
-TTL = DEFAULTS.lark.token_ttl_seconds
 REUSE_MIN = 30 * 60
 MAX_UPLOAD = 10 * 1024 * 1024
 LOG_ID = b"X-Tt-Logid"
@@ -51,12 +50,6 @@ DOCUMENTED = {
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def open_fixture(name: str) -> bytes:
-    from mockserver.data_files import data_dir
-
-    return (data_dir("fixtures") / "images" / name).read_bytes()
 
 
 def token_for(http: httpx.Client, credentials: dict = CREDENTIALS_A) -> str:
@@ -141,11 +134,11 @@ def test_token_success_has_code_0_msg_ok_a_t_token_and_an_int_expire(http: httpx
     assert set(body) == {"code", "msg", "tenant_access_token", "expire"}
     assert body["code"] == 0 and body["msg"] == "ok"
     assert body["tenant_access_token"].startswith("t-")
-    assert type(body["expire"]) is int and 0 < body["expire"] <= TTL
+    assert type(body["expire"]) is int and 0 < body["expire"] <= LARK_TOKEN_TTL
 
 
 def test_newly_issued_token_reports_expire_7200(http: httpx.Client) -> None:
-    assert http.post(TOKEN, json=CREDENTIALS_A).json()["expire"] == TTL
+    assert http.post(TOKEN, json=CREDENTIALS_A).json()["expire"] == LARK_TOKEN_TTL
 
 
 def test_token_is_reused_with_its_remaining_expire_while_30_minutes_are_left(
@@ -155,17 +148,17 @@ def test_token_is_reused_with_its_remaining_expire_while_30_minutes_are_left(
     second = http.post(TOKEN, json=CREDENTIALS_A).json()
     assert second["tenant_access_token"] == first["tenant_access_token"]
     assert second["expire"] < first["expire"]
-    assert TTL - 600 - 5 <= second["expire"] <= TTL - 600
+    assert LARK_TOKEN_TTL - 600 - 5 <= second["expire"] <= LARK_TOKEN_TTL - 600
 
 
 def test_token_is_renewed_under_30_minutes_left_and_the_old_one_works_until_it_expires(
         http: httpx.Client, server: LiveServer) -> None:
     old = token_for(http)
-    key = uploaded_key(http, old, open_fixture("square.png"))
-    server.state.clock.advance(TTL - REUSE_MIN + 1)
+    key = uploaded_key(http, old, PNG)
+    server.state.clock.advance(LARK_TOKEN_TTL - REUSE_MIN + 1)
     renewed = http.post(TOKEN, json=CREDENTIALS_A).json()
     assert renewed["tenant_access_token"] != old
-    assert renewed["expire"] == TTL  # a full lifetime
+    assert renewed["expire"] == LARK_TOKEN_TTL  # a full lifetime
     assert download(http, old, key).status_code == 200  # still inside its 2 hours
     server.state.clock.advance(REUSE_MIN)
     assert_lark_error(download(http, old, key), 99991663)
@@ -215,7 +208,7 @@ def test_token_for_wrong_secret_is_10014_app_secret_invalid(http: httpx.Client) 
 
 
 def test_upload_returns_code_0_and_an_img_key(http: httpx.Client) -> None:
-    reply = upload(http, token_for(http), open_fixture("square.png"), filename="square.png",
+    reply = upload(http, token_for(http), PNG, filename="square.png",
                    content_type="image/png")
     assert reply.status_code == 200
     body = reply.json()
@@ -233,7 +226,7 @@ def test_upload_returns_code_0_and_an_img_key(http: httpx.Client) -> None:
 def test_uploaded_image_downloads_byte_exact_with_its_content_type(
         http: httpx.Client, name: str, content_type: str) -> None:
     token = token_for(http)
-    data = open_fixture(name)
+    data = fixture_image(name)
     reply = download(http, token, uploaded_key(http, token, data, filename=name))
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == content_type
@@ -244,7 +237,7 @@ def test_uploaded_image_downloads_byte_exact_with_its_content_type(
 def test_image_part_without_filename_or_type_as_the_sdk_sends_it_is_stored_byte_exact(
         http: httpx.Client, name: str) -> None:
     token = token_for(http)
-    data = open_fixture(name)
+    data = fixture_image(name)
     body, content_type = sdk_multipart([("image_type", b"message"), ("image", data)])
     reply = http.post(IMAGES, content=body,
                       headers={**bearer(token), "Content-Type": content_type})
@@ -254,7 +247,7 @@ def test_image_part_without_filename_or_type_as_the_sdk_sends_it_is_stored_byte_
 
 def test_tiff_upload_is_stored_and_served_as_jpeg(http: httpx.Client) -> None:
     token = token_for(http)
-    key = uploaded_key(http, token, open_fixture("scan.tiff"), filename="scan.tiff",
+    key = uploaded_key(http, token, fixture_image("scan.tiff"), filename="scan.tiff",
                        content_type="image/tiff")
     reply = download(http, token, key)
     assert reply.status_code == 200
@@ -276,13 +269,13 @@ def test_body_over_the_16_mb_cap_is_refused_with_234006(http: httpx.Client) -> N
 
 
 def test_file_that_is_not_an_image_is_refused_with_234011(http: httpx.Client) -> None:
-    reply = upload(http, token_for(http), open_fixture("not-an-image.txt"), filename="a.png",
+    reply = upload(http, token_for(http), fixture_image("not-an-image.txt"), filename="a.png",
                    content_type="image/png")
     assert_lark_error(reply, 234011)
 
 
 def test_unknown_image_type_is_234001_naming_the_field(http: httpx.Client) -> None:
-    reply = upload(http, token_for(http), open_fixture("square.png"), image_type="sticker")
+    reply = upload(http, token_for(http), PNG, image_type="sticker")
     violations = assert_lark_error(reply, 234001)["error"]["field_violations"]
     assert violations[0]["field"] == "image_type"
 
@@ -326,20 +319,20 @@ def test_download_of_unknown_key_is_234005(http: httpx.Client) -> None:
 
 def test_download_of_a_deleted_image_is_234005(http: httpx.Client) -> None:
     token = token_for(http)
-    key = uploaded_key(http, token, open_fixture("square.png"))
+    key = uploaded_key(http, token, PNG)
     deleted = http.delete(f"/__admin/lark/images/{key}")
     assert deleted.status_code == 200 and deleted.json() == {"deleted": key}
     assert_lark_error(download(http, token, key), 234005)
 
 
 def test_download_of_another_apps_image_is_234008(http: httpx.Client) -> None:
-    key = uploaded_key(http, token_for(http, CREDENTIALS_B), open_fixture("square.png"))
+    key = uploaded_key(http, token_for(http, CREDENTIALS_B), PNG)
     assert_lark_error(download(http, token_for(http, CREDENTIALS_A), key), 234008)
 
 
 def test_download_of_an_avatar_image_is_234001(http: httpx.Client) -> None:
     token = token_for(http)
-    key = uploaded_key(http, token, open_fixture("square.png"), image_type="avatar")
+    key = uploaded_key(http, token, PNG, image_type="avatar")
     violations = assert_lark_error(download(http, token, key), 234001)["error"]["field_violations"]
     assert violations[0]["field"] == "image_key"
 
@@ -357,7 +350,7 @@ def test_tenant_state_of_the_app_refuses_upload_and_download(tenants: httpx.Clie
     app = TENANT_APPS[code]
     token = token_for(tenants, {"app_id": app.app_id, "app_secret": app.app_secret})
     if operation == "upload":
-        reply = upload(tenants, token, open_fixture("square.png"))
+        reply = upload(tenants, token, PNG)
     else:
         reply = download(tenants, token, "img_v3_any-key-0000g")
     assert_lark_error(reply, code)
@@ -388,8 +381,8 @@ def test_unknown_token_is_99991663(http: httpx.Client) -> None:
 
 def test_expired_token_is_99991663(http: httpx.Client, server: LiveServer) -> None:
     token = token_for(http)
-    key = uploaded_key(http, token, open_fixture("square.png"))
-    server.state.clock.advance(TTL + 1)
+    key = uploaded_key(http, token, PNG)
+    server.state.clock.advance(LARK_TOKEN_TTL + 1)
     assert_lark_error(download(http, token, key), 99991663)
 
 
@@ -426,7 +419,7 @@ def test_token_refusal_has_header_spelled_x_tt_logid(http: httpx.Client) -> None
 
 def test_upload_and_download_replies_have_header_spelled_x_tt_logid(http: httpx.Client) -> None:
     token = token_for(http)
-    uploaded = upload(http, token, open_fixture("square.png"))
+    uploaded = upload(http, token, PNG)
     downloaded = download(http, token, uploaded.json()["data"]["image_key"])
     assert LOG_ID in raw_header_names(uploaded)
     assert LOG_ID in raw_header_names(downloaded)
@@ -440,7 +433,7 @@ def test_each_reply_has_its_own_log_id(http: httpx.Client) -> None:
 
 def test_download_has_a_content_disposition_with_a_filename(http: httpx.Client) -> None:
     token = token_for(http)
-    key = uploaded_key(http, token, open_fixture("landscape.jpg"))
+    key = uploaded_key(http, token, fixture_image("landscape.jpg"))
     disposition = download(http, token, key).headers["Content-Disposition"]
     assert disposition == f'attachment; filename="{key}.jpg"'
 
@@ -465,7 +458,7 @@ def test_unknown_open_apis_path_answers_json_404_not_html(http: httpx.Client, me
 
 
 def _scenario_234001(http: httpx.Client) -> httpx.Response:
-    return upload(http, token_for(http), open_fixture("square.png"), image_type="sticker")
+    return upload(http, token_for(http), PNG, image_type="sticker")
 
 
 def _scenario_234002(http: httpx.Client) -> httpx.Response:
@@ -491,7 +484,7 @@ def _tenant_scenario(code: int) -> Callable[[httpx.Client], httpx.Response]:
 
 
 def _scenario_234008(http: httpx.Client) -> httpx.Response:
-    key = uploaded_key(http, token_for(http, CREDENTIALS_B), open_fixture("tiny.gif"))
+    key = uploaded_key(http, token_for(http, CREDENTIALS_B), fixture_image("tiny.gif"))
     return download(http, token_for(http, CREDENTIALS_A), key)
 
 
@@ -505,11 +498,11 @@ def _scenario_234011(http: httpx.Client) -> httpx.Response:
 
 def _scenario_99991661(http: httpx.Client) -> httpx.Response:
     return http.post(IMAGES, files={"image_type": (None, "message"),
-                                    "image": ("a.png", open_fixture("square.png"))})
+                                    "image": ("a.png", PNG)})
 
 
 def _scenario_99991663(http: httpx.Client) -> httpx.Response:
-    return upload(http, "t-revoked", open_fixture("square.png"))
+    return upload(http, "t-revoked", PNG)
 
 
 ERROR_SCENARIOS = {

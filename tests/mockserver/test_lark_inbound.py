@@ -15,7 +15,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from functools import cache
 from typing import Any, TypeVar
@@ -24,8 +23,19 @@ import flask
 import httpx
 import lark_oapi as lark
 import pytest
-import yaml
-from _support import BotRequest, RecordingBot, closed_port_url
+from _support import (
+    APP_A,
+    APP_B,
+    PNG,
+    BotRequest,
+    RecordingBot,
+    assert_valid,
+    callback_validator,
+    client_of,
+    closed_port_url,
+    lark_auth,
+    spec_document,
+)
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lark_oapi.adapter.flask import parse_req, parse_resp
@@ -34,14 +44,11 @@ from openapi_schema_validator import OAS30Validator
 
 from contract_tests.strategies import SchemaResolver
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
-from mockserver.data_files import data_dir
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
 VERIFICATION_TOKEN = APP_A.verification_token
 ENCRYPT_KEY = "kTr8sWq3NvYb2LmZ"
 USER = "ou_84aad35d084aa403a838cf73ee18467"
-TOKEN = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES = "/open-apis/im/v1/images"
 MESSAGES = "/open-apis/im/v1/messages"
 SIGNATURE_HEADERS = ("X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature")
@@ -94,12 +101,6 @@ def bot() -> Iterator[LarkBot]:
         yield running
 
 
-@contextmanager
-def client_of(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
 def sdk_bot(bot: LarkBot, *, encrypt_key: str = "",
             verification_token: str = VERIFICATION_TOKEN) -> list[P2ImMessageReceiveV1]:
     """Make ``bot`` answer with lark-oapi's dispatcher, built as the SDK samples build it;
@@ -124,38 +125,17 @@ def decrypt(sealed: str, encrypt_key: str) -> bytes:
     return unpadder.update(padded) + unpadder.finalize()
 
 
-def open_fixture(name: str) -> bytes:
-    return (data_dir("fixtures") / "images" / name).read_bytes()
-
-
-@cache
-def spec(name: str) -> dict[str, Any]:
-    return yaml.safe_load((data_dir("specs") / f"{name}.yaml").read_text(encoding="utf-8"))
-
-
-@cache
 def event_validator() -> OAS30Validator:
     """The schema the admin spec declares for the event posted to the app's URL."""
-    document = spec("admin")
-    (callback,) = document["paths"]["/__admin/lark/apps/{app_id}/events"]["put"][
-        "callbacks"].values()
-    (operation,) = callback.values()
-    schema = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
-    return SchemaResolver(document).validator(schema)
+    return callback_validator("admin", "/__admin/lark/apps/{app_id}/events", "put")
 
 
 @cache
 def send_reply_validator() -> OAS30Validator:
-    document = spec("lark")
+    document = spec_document("lark")
     schema = document["paths"][MESSAGES]["post"]["responses"]["200"]["content"][
         "application/json"]["schema"]
     return SchemaResolver(document).validator(schema)
-
-
-def assert_valid(validator: OAS30Validator, payload: Any) -> None:
-    errors = [f"{list(error.absolute_path)}: {error.message}"
-              for error in validator.iter_errors(payload)]
-    assert not errors, errors
 
 
 def subscribe(http: httpx.Client, url: str, app_id: str = APP_A.app_id,
@@ -180,14 +160,9 @@ def user_sends(http: httpx.Client, **options: Any) -> dict:
     return reply.json()
 
 
-def bearer(http: httpx.Client, app: LarkApp = APP_A) -> dict[str, str]:
-    reply = http.post(TOKEN, json={"app_id": app.app_id, "app_secret": app.app_secret}).json()
-    return {"Authorization": f"Bearer {reply['tenant_access_token']}"}
-
-
 def upload(http: httpx.Client, headers: dict[str, str], image_type: str = "message") -> str:
     reply = http.post(IMAGES, headers=headers, data={"image_type": image_type},
-                      files={"image": ("dot.png", open_fixture("square.png"), "image/png")})
+                      files={"image": ("dot.png", PNG, "image/png")})
     assert reply.status_code == 200, reply.text
     return reply.json()["data"]["image_key"]
 
@@ -468,10 +443,10 @@ def test_reset_forgets_the_event_url(http: httpx.Client, bot: LarkBot) -> None:
 
 def test_an_app_without_event_url_gets_no_event_but_keeps_the_message(
         http: httpx.Client) -> None:
-    message = user_sends(http, image=open_fixture("square.png"))
+    message = user_sends(http, image=PNG)
     assert message["deliveries"] == []
-    reply = resource(http, bearer(http), message["message_id"], message["image_key"])
-    assert reply.content == open_fixture("square.png")
+    reply = resource(http, lark_auth(http), message["message_id"], message["image_key"])
+    assert reply.content == PNG
 
 
 # --- the message resource -------------------------------------------------------------------
@@ -479,10 +454,10 @@ def test_an_app_without_event_url_gets_no_event_but_keeps_the_message(
 
 def test_message_resource_serves_the_exact_bytes_with_their_content_type(
         http: httpx.Client) -> None:
-    message = user_sends(http, image=open_fixture("tiny.gif"))
-    reply = resource(http, bearer(http), message["message_id"], message["image_key"])
+    message = user_sends(http, image=fixture_image("tiny.gif"))
+    reply = resource(http, lark_auth(http), message["message_id"], message["image_key"])
     assert reply.status_code == 200
-    assert reply.content == open_fixture("tiny.gif")
+    assert reply.content == fixture_image("tiny.gif")
     assert reply.headers["Content-Type"] == "image/gif"
     assert reply.headers["X-Tt-Logid"]
 
@@ -490,32 +465,32 @@ def test_message_resource_serves_the_exact_bytes_with_their_content_type(
 def test_message_resource_of_a_key_not_in_that_message_is_234003(http: httpx.Client) -> None:
     message = user_sends(http)
     other = user_sends(http)
-    reply = resource(http, bearer(http), message["message_id"], other["image_key"])
+    reply = resource(http, lark_auth(http), message["message_id"], other["image_key"])
     assert_lark_error(reply, 234003, "File not in msg.")
 
 
 def test_message_resource_of_another_apps_message_is_234003(http: httpx.Client) -> None:
     message = user_sends(http, app_id=APP_A.app_id)
-    reply = resource(http, bearer(http, APP_B), message["message_id"], message["image_key"])
+    reply = resource(http, lark_auth(http, APP_B), message["message_id"], message["image_key"])
     assert_lark_error(reply, 234003, "File not in msg.")
 
 
 def test_message_resource_of_an_unknown_message_is_234003(http: httpx.Client) -> None:
     message = user_sends(http)
-    reply = resource(http, bearer(http), "om_00000000000000000000000000000000",
+    reply = resource(http, lark_auth(http), "om_00000000000000000000000000000000",
                      message["image_key"])
     assert_lark_error(reply, 234003)
 
 
 def test_user_sent_image_through_the_image_api_is_234008(http: httpx.Client) -> None:
     message = user_sends(http)
-    reply = http.get(f"{IMAGES}/{message['image_key']}", headers=bearer(http))
+    reply = http.get(f"{IMAGES}/{message['image_key']}", headers=lark_auth(http))
     assert_lark_error(reply, 234008, "The app is not the resource sender")
 
 
 def test_message_resource_without_type_is_234001(http: httpx.Client) -> None:
     message = user_sends(http)
-    reply = resource(http, bearer(http), message["message_id"], message["image_key"], query="")
+    reply = resource(http, lark_auth(http), message["message_id"], message["image_key"], query="")
     assert_lark_error(reply, 234001)
     assert reply.json()["error"]["field_violations"]
 
@@ -531,7 +506,7 @@ def test_message_resource_without_token_is_99991661(http: httpx.Client) -> None:
 def test_sending_to_the_users_open_id_lands_in_the_chat_their_message_came_in(
         http: httpx.Client) -> None:
     message = user_sends(http)
-    headers = bearer(http)
+    headers = lark_auth(http)
     key = upload(http, headers)
     reply = send(http, headers, USER, image_key=key)
     assert reply.status_code == 200
@@ -546,7 +521,7 @@ def test_sending_to_the_users_open_id_lands_in_the_chat_their_message_came_in(
 
 def test_sending_by_chat_id_lands_in_that_chat(http: httpx.Client) -> None:
     group = user_sends(http, chat_type="group")
-    headers = bearer(http)
+    headers = lark_auth(http)
     reply = send(http, headers, group["chat_id"], receive_id_type="chat_id",
                  image_key=upload(http, headers))
     assert reply.json()["code"] == 0
@@ -554,7 +529,7 @@ def test_sending_by_chat_id_lands_in_that_chat(http: httpx.Client) -> None:
 
 
 def test_two_sends_to_a_new_user_land_in_one_chat(http: httpx.Client) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     key = upload(http, headers)
     first = send(http, headers, "ou_newuser000000000000000000000001", image_key=key).json()
     second = send(http, headers, "ou_newuser000000000000000000000001", image_key=key).json()
@@ -566,13 +541,13 @@ def test_a_p2p_chat_given_for_a_users_message_is_where_the_bot_answers(
         http: httpx.Client) -> None:
     message = user_sends(http, chat_type="p2p", chat_id="oc_p2p00000000000000000000000001")
     assert message["chat_id"] == "oc_p2p00000000000000000000000001"
-    headers = bearer(http)
+    headers = lark_auth(http)
     reply = send(http, headers, USER, image_key=upload(http, headers)).json()
     assert reply["data"]["chat_id"] == message["chat_id"]
 
 
 def test_a_user_answering_the_bot_writes_in_the_chat_the_bot_opened(http: httpx.Client) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     opened = send(http, headers, USER, image_key=upload(http, headers)).json()
     assert user_sends(http)["chat_id"] == opened["data"]["chat_id"]
 
@@ -582,7 +557,7 @@ def test_sending_by_another_id_of_the_user_lands_in_the_same_p2p_chat(
         http: httpx.Client, id_type: str) -> None:
     message = user_sends(http)
     receive_id = message["event"]["event"]["sender"]["sender_id"][id_type]
-    headers = bearer(http)
+    headers = lark_auth(http)
     reply = send(http, headers, receive_id, receive_id_type=id_type,
                  image_key=upload(http, headers))
     assert reply.json()["code"] == 0
@@ -598,29 +573,29 @@ def test_sending_by_another_id_of_the_user_lands_in_the_same_p2p_chat(
 ], ids=["content-not-json", "no-image-key", "empty-image-key", "not-an-object", "msg-type-text"])
 def test_sending_malformed_image_content_is_230001(http: httpx.Client, msg_type: str,
                                                    content: str | None) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     content = content or json.dumps({"image_key": upload(http, headers)})
     reply = send(http, headers, USER, msg_type=msg_type, content=content)
     assert_lark_error(reply, 230001, "Your request contains an invalid request parameter.")
 
 
 def test_sending_an_image_key_of_another_app_is_230001(http: httpx.Client) -> None:
-    key_of_b = upload(http, bearer(http, APP_B))
-    assert_lark_error(send(http, bearer(http), USER, image_key=key_of_b), 230001)
+    key_of_b = upload(http, lark_auth(http, APP_B))
+    assert_lark_error(send(http, lark_auth(http), USER, image_key=key_of_b), 230001)
 
 
 def test_sending_an_avatar_image_is_230001(http: httpx.Client) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     avatar = upload(http, headers, image_type="avatar")
     assert_lark_error(send(http, headers, USER, image_key=avatar), 230001)
 
 
 def test_sending_an_unknown_image_key_is_230001(http: httpx.Client) -> None:
-    assert_lark_error(send(http, bearer(http), USER, image_key="img_v3_unknown"), 230001)
+    assert_lark_error(send(http, lark_auth(http), USER, image_key="img_v3_unknown"), 230001)
 
 
 def test_sending_without_receive_id_type_is_230001(http: httpx.Client) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     reply = send(http, headers, USER, receive_id_type=None, image_key=upload(http, headers))
     assert_lark_error(reply, 230001)
 
@@ -630,13 +605,13 @@ def test_sending_as_an_app_whose_bot_is_disabled_is_230006(
     disabled = LarkApp("cli_mock_bot_disabled", "secret-d", bot_enabled=False)
     server = configured(MockConfig(lark=LarkConfig(apps=(APP_A, disabled))))
     with client_of(server) as http:
-        key = upload(http, bearer(http))  # any key: the bot check comes first
-        reply = send(http, bearer(http, disabled), USER, image_key=key)
+        key = upload(http, lark_auth(http))  # any key: the bot check comes first
+        reply = send(http, lark_auth(http, disabled), USER, image_key=key)
     assert_lark_error(reply, 230006, "Bot ability is not activated.")
 
 
 def test_a_sent_message_shows_in_the_journal(http: httpx.Client, server: LiveServer) -> None:
-    headers = bearer(http)
+    headers = lark_auth(http)
     sent = send(http, headers, USER, image_key=upload(http, headers)).json()
     (entry,) = server.journal.assert_called("sendMessage", receive_id=USER, msg_type="image")
     assert (entry.status, entry.vendor_code, entry.query) == (200, 0, "receive_id_type=open_id")

@@ -8,11 +8,9 @@ import zlib
 
 import httpx
 import pytest
-
-from mockserver import MockConfig
+from _support import lark_auth
 
 IMAGES = "/open-apis/im/v1/images"
-APP = MockConfig().lark.apps[0]
 
 
 def blank_png(width: int, height: int) -> bytes:
@@ -31,10 +29,7 @@ def blank_png(width: int, height: int) -> bytes:
 
 
 def upload(http: httpx.Client, data: bytes) -> httpx.Response:
-    token = http.post("/open-apis/auth/v3/tenant_access_token/internal",
-                      json={"app_id": APP.app_id, "app_secret": APP.app_secret})
-    bearer = {"Authorization": f"Bearer {token.json()['tenant_access_token']}"}
-    return http.post(IMAGES, headers=bearer, files={
+    return http.post(IMAGES, headers=lark_auth(http), files={
         "image_type": (None, "message"), "image": ("image.png", data, "image/png")})
 
 

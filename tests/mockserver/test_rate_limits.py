@@ -3,38 +3,36 @@ operation, answered as Lark answers them, and waited out by the client."""
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    APP_B,
+    LARK_TOKEN_PATH,
+    PNG,
+    client_of,
+    lark_auth,
+    lark_client,
+)
 
-from chatimg import LarkClient, LarkRateLimited
+from chatimg import LarkRateLimited
 from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
 
-DEFAULTS = MockConfig()
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
-PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
 # A whole minute (and so a whole second) of the mock's clock, far from any test's wall time.
 MINUTE_START = 1_900_000_020
 SMALL_LIMITS = MockConfig(lark=LarkConfig(rate_limit_per_second=0, rate_limit_per_minute=5))
-# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
-# ~50 ms each, though every call here is plain HTTP.
-TLS = ssl.create_default_context()
 
 
 class LarkCaller:
     """One app's token and an image it uploaded, on one server."""
 
     def __init__(self, http: httpx.Client, app: LarkApp):
-        grant = http.post(TOKEN_PATH, json={"app_id": app.app_id,
-                                            "app_secret": app.app_secret}).json()
         self.http = http
-        self.headers = {"Authorization": f"Bearer {grant['tenant_access_token']}"}
+        self.headers = lark_auth(http, app)
         self.image_key = self.upload().json()["data"]["image_key"]
 
     def upload(self) -> httpx.Response:
@@ -50,13 +48,6 @@ class LarkCaller:
 
 def set_clock(http: httpx.Client, epoch: float) -> None:
     assert http.post("/__admin/clock", json={"set": epoch}).status_code == 200
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    """The conftest's ``http``, on the shared TLS context."""
-    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
-        yield client
 
 
 @pytest.fixture
@@ -114,8 +105,7 @@ def test_lark_client_waits_out_a_429_and_succeeds(server: LiveServer, app_a: Lar
         waits.append(seconds)
         time.sleep(seconds)
 
-    with LarkClient(APP_A.app_id, APP_A.app_secret, base_url=server.url, timeout=10,
-                    transport=httpx.HTTPTransport(verify=TLS), sleep=sleep) as client:
+    with lark_client(server, sleep=sleep) as client:
         burst(app_a, 50)
         assert client.download_image(app_a.image_key) == PNG
     assert waits == [1.0]
@@ -134,7 +124,7 @@ def limited_server() -> Iterator[LiveServer]:
 @pytest.fixture
 def limited_http(limited_server: LiveServer) -> Iterator[httpx.Client]:
     limited_server.state.reset()
-    with httpx.Client(base_url=limited_server.url, timeout=10, verify=TLS) as client:
+    with client_of(limited_server) as client:
         set_clock(client, MINUTE_START + 20)  # 40 s left in this minute
         yield client
 
@@ -169,8 +159,8 @@ def test_limit_is_kept_per_operation(limited_http: httpx.Client) -> None:
 
 
 def test_token_endpoint_is_not_rate_limited(limited_http: httpx.Client) -> None:
-    grants = [limited_http.post(TOKEN_PATH, json={"app_id": APP_A.app_id,
-                                                  "app_secret": APP_A.app_secret})
+    grants = [limited_http.post(LARK_TOKEN_PATH, json={"app_id": APP_A.app_id,
+                                                       "app_secret": APP_A.app_secret})
               for _ in range(8)]
     assert [g.json()["code"] for g in grants] == [0] * 8
 
@@ -180,8 +170,7 @@ def test_lark_client_does_not_wait_a_reset_longer_than_its_policy_allows(
     app = LarkCaller(limited_http, APP_A)
     app.downloads(5)
     waits: list[float] = []
-    with LarkClient(APP_A.app_id, APP_A.app_secret, base_url=limited_server.url, timeout=10,
-                    transport=httpx.HTTPTransport(verify=TLS), sleep=waits.append) as client:
+    with lark_client(limited_server, sleep=waits.append) as client:
         with pytest.raises(LarkRateLimited) as raised:
             client.download_image(app.image_key)
     assert raised.value.retry_after is not None and raised.value.retry_after > 30

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from _support import GEWE_HEADERS
 from flask import Response
 
 from mockserver import LiveServer, MockConfig, create_app
-from mockserver.app import INTERNAL_ERROR_HEADER
+from mockserver.errors import INTERNAL_ERROR_HEADER
 
 
 def test_index_lists_each_apis_base_urls_operations_and_spec(http: httpx.Client,
@@ -57,6 +58,6 @@ def test_an_error_of_the_mock_after_the_view_still_answers_in_the_vendors_envelo
         raise KeyError("a bug")
 
     reply = app.test_client().post("/gewe/v2/api/message/postImage", json={},
-                                   headers={"X-GEWE-TOKEN": MockConfig().gewe.tokens[0]})
+                                   headers=GEWE_HEADERS)
     assert reply.headers[INTERNAL_ERROR_HEADER] == "KeyError"
     assert reply.get_json() == {"ret": 500, "msg": "参数错误: internal error of the mock: KeyError"}

@@ -3,17 +3,30 @@ own admin routes, the mock's clock and reset."""
 
 from __future__ import annotations
 
-import ssl
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _support import (
+    APP_A,
+    APP_B,
+    DEFAULTS,
+    GEWE_API,
+    GEWE_APP_ID,
+    GEWE_TOKEN,
+    LARK_TOKEN_PATH,
+    PNG,
+    TLS,
+    WID_AUTHORIZATION,
+    gewe_client,
+    lark_auth,
+    receive,
+    wid_client,
+)
+from _support import lark_client as shared_lark_client
 
 from chatimg import (
-    GeweClient,
     GeweError,
     ImageType,
     LarkBotNotEnabled,
@@ -26,26 +39,13 @@ from chatimg import (
     LarkRateLimited,
     LarkTenantError,
     LarkUnauthorized,
-    WidClient,
     WidError,
 )
-from mockserver import LarkApp, LiveServer, MockConfig
+from mockserver import LarkApp, LiveServer
 
-DEFAULTS = MockConfig()
-GEWE_TOKEN = DEFAULTS.gewe.tokens[0]
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
-WID_AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-WID_INSTANCE = DEFAULTS.wid.instances[0].w_id
-APP_A, APP_B = DEFAULTS.lark.apps[0], DEFAULTS.lark.apps[1]
-GEWE_API = "/gewe/v2/api"
 POST_IMAGE = f"{GEWE_API}/message/postImage"
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 IMAGES_PATH = "/open-apis/im/v1/images"
-PNG = (Path(__file__).resolve().parents[2] / "fixtures" / "images" / "square.png").read_bytes()
 SEVEN_DAYS = 7 * 24 * 3600
-# One TLS context for every client: httpx otherwise builds one (loading certifi) per client,
-# ~50 ms each, though every call here is plain HTTP.
-TLS = ssl.create_default_context()
 
 # Every code the Lark image API documents, and the client's class for it.
 LARK_ERRORS = [
@@ -77,7 +77,7 @@ class PreferOnImageCalls(httpx.HTTPTransport):
         self.left = times
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path != TOKEN_PATH and self.left != 0:
+        if request.url.path != LARK_TOKEN_PATH and self.left != 0:
             request.headers["Prefer"] = self.prefer
             self.left = None if self.left is None else self.left - 1
         return super().handle_request(request)
@@ -91,30 +91,14 @@ class Sleeps(list[float]):
 
 
 def lark_client(server: LiveServer, app: LarkApp = APP_A, **options: Any) -> LarkClient:
-    options.setdefault("sleep", Sleeps())
-    options.setdefault("transport", httpx.HTTPTransport(verify=TLS))
-    return LarkClient(app.app_id, app.app_secret, base_url=server.url, timeout=10, **options)
-
-
-def gewe_client(server: LiveServer, **options: Any) -> GeweClient:
-    options.setdefault("transport", httpx.HTTPTransport(verify=TLS))
-    return GeweClient(server.url + GEWE_API, GEWE_TOKEN, GEWE_APP_ID, timeout=10, **options)
-
-
-def wid_client(server: LiveServer, **options: Any) -> WidClient:
-    options.setdefault("transport", httpx.HTTPTransport(verify=TLS))
-    return WidClient(server.url, WID_AUTHORIZATION, WID_INSTANCE, timeout=10, **options)
+    """The shared LarkClient, recording its waits instead of waiting."""
+    return shared_lark_client(server, app, **{"sleep": Sleeps(), **options})
 
 
 def arm(http: httpx.Client, **rule: Any) -> dict:
     reply = http.post("/__admin/rules", json=rule)
     assert reply.status_code == 201, reply.text
     return reply.json()
-
-
-def lark_token(http: httpx.Client, app: LarkApp = APP_A) -> dict[str, str]:
-    reply = http.post(TOKEN_PATH, json={"app_id": app.app_id, "app_secret": app.app_secret})
-    return {"Authorization": f"Bearer {reply.json()['tenant_access_token']}"}
 
 
 def lark_upload(http: httpx.Client, headers: dict[str, str]) -> str:
@@ -131,31 +115,10 @@ def gewe_post(http: httpx.Client) -> dict:
     return reply.json()
 
 
-def receive_gewe(http: httpx.Client, **options: Any) -> dict:
-    reply = http.post("/__admin/gewe/messages",
-                      json={"fromUser": "wxid_friend01", "fixture": "square.png", **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
-def receive_wid(http: httpx.Client) -> dict:
-    reply = http.post("/__admin/wid/messages",
-                      json={"fromUser": "wxid_friend01", "fixture": "square.png"})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    """The conftest's ``http``, on the shared TLS context."""
-    with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
-        yield client
-
-
 @pytest.fixture
 def lark_headers(http: httpx.Client) -> dict[str, str]:
     """A valid tenant token of app A, fetched before any rule is armed."""
-    return lark_token(http)
+    return lark_auth(http)
 
 
 @pytest.fixture
@@ -238,7 +201,7 @@ def test_99991663_rule_for_two_calls_outlasts_the_retry_and_raises_unauthorized(
 @pytest.mark.parametrize("name", GEWE_DOWNLOAD_ERRORS)
 def test_prefer_error_makes_gewe_download_raise_gewe_error(
         server: LiveServer, http: httpx.Client, name: str) -> None:
-    message = receive_gewe(http)
+    message = receive(http, "gewe", fixture="square.png")
     with gewe_client(server, transport=PreferOnImageCalls(f"error={name}")) as client:
         with pytest.raises(GeweError) as raised:
             client.download_image(message["xml"], ImageType.NORMAL)
@@ -250,7 +213,7 @@ def test_prefer_error_makes_gewe_download_raise_gewe_error(
 @pytest.mark.parametrize("name", GEWE_DOWNLOAD_ERRORS)
 def test_rule_makes_gewe_download_raise_gewe_error(
         server: LiveServer, http: httpx.Client, name: str) -> None:
-    message = receive_gewe(http)
+    message = receive(http, "gewe", fixture="square.png")
     arm(http, operation="downloadImage", error=name)
     with gewe_client(server) as client, pytest.raises(GeweError) as raised:
         client.download_image(message["xml"], ImageType.NORMAL)
@@ -282,7 +245,7 @@ def test_armed_gewe_error_on_post_image_names_the_send_action(
 
 def test_no_hd_rule_for_one_call_is_absorbed_by_the_clients_fallback(
         server: LiveServer, http: httpx.Client) -> None:
-    message = receive_gewe(http, hd=True)
+    message = receive(http, "gewe", fixture="square.png", hd=True)
     arm(http, operation="downloadImage", error="no_hd", times=1)
     with gewe_client(server) as client:
         got = client.download_image(message["xml"], ImageType.HD, fallback=True)
@@ -291,7 +254,7 @@ def test_no_hd_rule_for_one_call_is_absorbed_by_the_clients_fallback(
 
 def test_prefer_error_1001_makes_wid_client_raise_wid_error(
         server: LiveServer, http: httpx.Client) -> None:
-    message = receive_wid(http)
+    message = receive(http, "wid", fixture="square.png")
     with wid_client(server, transport=PreferOnImageCalls("error=1001")) as client:
         with pytest.raises(WidError) as raised:
             client.get_msg_img(message["msgId"], message["fromUser"], message["toUser"],
@@ -300,7 +263,7 @@ def test_prefer_error_1001_makes_wid_client_raise_wid_error(
 
 
 def test_rule_1001_makes_wid_client_raise_wid_error(server: LiveServer, http: httpx.Client) -> None:
-    message = receive_wid(http)
+    message = receive(http, "wid", fixture="square.png")
     arm(http, operation="getMsgImg", error="1001")
     with wid_client(server) as client, pytest.raises(WidError) as raised:
         client.get_msg_img(message["msgId"], message["fromUser"], message["toUser"],
@@ -401,7 +364,7 @@ def test_rule_matching_an_image_key_hits_only_that_key(
 def test_rule_matching_a_token_expires_only_that_token(
         http: httpx.Client, lark_headers: dict[str, str], image_key: str) -> None:
     token_a = lark_headers["Authorization"].removeprefix("Bearer ")
-    headers_b = lark_token(http, APP_B)
+    headers_b = lark_auth(http, APP_B)
     key_b = lark_upload(http, headers_b)
     arm(http, operation="lark.*", match={"token": token_a}, error="99991663")
     refused = http.get(f"{IMAGES_PATH}/{image_key}", headers=lark_headers)
@@ -430,13 +393,14 @@ def test_rule_for_lark_star_hits_every_lark_image_operation_and_no_other_vendor(
 def test_lark_star_error_rule_leaves_the_token_endpoint_answering_200_as_its_spec_says(
         http: httpx.Client) -> None:
     arm(http, operation="lark.*", error="234042")
-    reply = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id, "app_secret": APP_A.app_secret})
+    reply = http.post(LARK_TOKEN_PATH, json={"app_id": APP_A.app_id,
+                                             "app_secret": APP_A.app_secret})
     assert reply.status_code == 200
 
 
 def test_rule_for_star_applies_its_fault_to_every_vendor(
         http: httpx.Client, lark_headers: dict[str, str], image_key: str) -> None:
-    message = receive_wid(http)
+    message = receive(http, "wid", fixture="square.png")
     arm(http, operation="*", fault={"fault": "empty"})
     gewe = http.post(POST_IMAGE, json={"appId": GEWE_APP_ID, "toWxid": "wxid_a",
                                        "imgUrl": "http://x/1x1"},
@@ -509,7 +473,7 @@ def test_error_rule_for_an_api_dot_operation_name_is_refused(http: httpx.Client)
 
 def test_advancing_the_clock_seven_days_expires_a_gewe_file_url(
         server: LiveServer, http: httpx.Client) -> None:
-    message = receive_gewe(http)
+    message = receive(http, "gewe", fixture="square.png")
     with gewe_client(server) as client:
         file_url = client.download_image(message["xml"], ImageType.NORMAL).file_url
     assert http.get(file_url).status_code == 200
@@ -543,8 +507,8 @@ def test_moving_the_clock_needs_exactly_one_of_advance_and_set(http: httpx.Clien
 def issue_token_at_half_second(http: httpx.Client) -> tuple[dict[str, str], int]:
     """A token issued when the mock's clock is at x.5 s, and the ``expire`` it announced."""
     http.post("/__admin/clock", json={"set": 1_900_000_000.5})
-    grant = http.post(TOKEN_PATH, json={"app_id": APP_A.app_id,
-                                        "app_secret": APP_A.app_secret}).json()
+    grant = http.post(LARK_TOKEN_PATH, json={"app_id": APP_A.app_id,
+                                             "app_secret": APP_A.app_secret}).json()
     return {"Authorization": f"Bearer {grant['tenant_access_token']}"}, grant["expire"]
 
 
@@ -586,7 +550,7 @@ def test_lark_client_gets_a_new_token_when_the_clock_expired_its_own(
 
 def test_reset_drops_images_rules_journal_and_clock_offset_in_one_call(
         http: httpx.Client, lark_headers: dict[str, str], image_key: str) -> None:
-    receive_gewe(http)
+    receive(http, "gewe", fixture="square.png")
     arm(http, operation="getImage", error="234005")
     http.post("/__admin/clock", json={"advance": 3600})
     assert http.get("/__admin/journal").json()["entries"]

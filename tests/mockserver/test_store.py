@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _support import GEWE_APP_ID, GEWE_HEADERS
 from flask.testing import FlaskClient
 
 from chatimg import SentImage
@@ -579,9 +580,6 @@ def test_clock_advanced_in_another_process_is_seen_here(
 
 
 # --- SqliteStore behind the app --------------------------------------------------------------
-
-GEWE_HEADERS = {"X-GEWE-TOKEN": "gewe-mock-token"}
-GEWE_APP_ID = "wx_MockDevice00000000001"
 
 
 def post_image(client: FlaskClient) -> dict:

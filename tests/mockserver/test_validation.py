@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from _support import GEWE_APP_ID, GEWE_TOKEN, WID_AUTHORIZATION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,9 +22,9 @@ CASES = [(name, op) for name in ALL_SPECS for op in load_spec(name).operations]
 CONTENT_TYPES = st.sampled_from([None, "application/json", "application/json; charset=utf-8",
                                  "text/plain", "application/x-www-form-urlencoded"])
 CREDENTIALS = st.fixed_dictionaries({}, optional={
-    "X-GEWE-TOKEN": st.sampled_from(["", "t", "gewe-mock-token"]),
+    "X-GEWE-TOKEN": st.sampled_from(["", "t", GEWE_TOKEN]),
     "Authorization": st.sampled_from(["", "Bearer", "Bearer ", "Bearer t-1", "bearer t-1",
-                                      "Basic x", "wid-mock-authorization"]),
+                                      "Basic x", WID_AUTHORIZATION]),
     "X-Chatimg-Admin-Token": st.just("x"),
 })
 
@@ -85,7 +86,6 @@ def test_fast_path_is_compiled_for_the_json_operations() -> None:
     assert fast["lark"] == {"getTenantAccessToken", "getImage"}
 
 
-GEWE_APP_ID = MockConfig().gewe.devices[0].app_id
 # Python's json takes these; a careful vendor's parser (and so the mock) refuses them.
 NON_STANDARD_JSON = {
     "NaN": (b"NaN", "NaN is not a JSON number"),

@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import partial
 
 import httpx
 import pytest
+from _support import WID_AUTHORIZATION, WID_HEADERS, WID_INSTANCE, fixture_callback
+from _support import receive as receive_from
 from PIL import Image
 
 from mockserver import LiveServer, MockConfig, WidConfig
+from mockserver.data_files import fixture_image
 
-DEFAULTS = MockConfig()
-AUTHORIZATION = DEFAULTS.wid.authorizations[0]
-INSTANCE = DEFAULTS.wid.instances[0]
 GET_MSG_IMG = "/getMsgImg"
-HEADERS = {"Authorization": AUTHORIZATION}
-SENDER = "wxid_i6qsbbjenjuj22"
+SENDER = "wxid_i6qsbbjenjuj22"  # the sender of wid's documents
 
-
-def open_fixture(name: str) -> bytes:
-    from mockserver.data_files import data_dir
-
-    return (data_dir("fixtures") / "images" / name).read_bytes()
-
-
-def open_callback(name: str) -> str:
-    from mockserver.data_files import data_dir
-
-    return (data_dir("fixtures") / "callbacks" / name).read_text(encoding="utf-8")
-
-
-def receive(http: httpx.Client, **options) -> dict:
-    """A user sends the bot an image; the reply is the message as the bot receives it."""
-    reply = http.post("/__admin/wid/messages", json={"fromUser": SENDER, **options})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
+# A user sends the bot an image; the reply is the message as the bot receives it.
+receive = partial(receive_from, vendor="wid", sender=SENDER)
 
 
 def request_for(message: dict, **changes) -> dict:
@@ -46,7 +30,7 @@ def request_for(message: dict, **changes) -> dict:
 
 
 def get_msg_img(http: httpx.Client, body: dict, headers: dict | None = None) -> dict:
-    reply = http.post(GET_MSG_IMG, json=body, headers=HEADERS if headers is None else headers)
+    reply = http.post(GET_MSG_IMG, json=body, headers=WID_HEADERS if headers is None else headers)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("application/json")
     return reply.json()
@@ -68,8 +52,8 @@ def assert_failure(reply: dict, *words: str) -> None:
 def test_received_image_message_names_account_msg_id_users_content_and_xml(
         http: httpx.Client) -> None:
     message = receive(http, fixture="square.png")
-    assert message["account"] == INSTANCE.w_id
-    assert message["toUser"] == INSTANCE.wc_id
+    assert message["account"] == WID_INSTANCE.w_id
+    assert message["toUser"] == WID_INSTANCE.wc_id
     assert message["fromUser"] == SENDER
     assert isinstance(message["msgId"], int)
     assert message["content"] == message["xml"]
@@ -102,7 +86,7 @@ def test_type_1_gives_the_hd_original_bytes_when_hd_was_kept(http: httpx.Client)
     message = receive(http, fixture="landscape.jpg", hd=True)
     reply = get_msg_img(http, request_for(message, type=1))
     assert reply["code"] == "1000"
-    assert httpx.get(reply["data"]).content == open_fixture("landscape.jpg")
+    assert httpx.get(reply["data"]).content == fixture_image("landscape.jpg")
 
 
 def test_type_1_fails_with_1001_when_no_hd_copy_was_kept(http: httpx.Client) -> None:
@@ -118,8 +102,8 @@ def test_msg_id_is_accepted_as_int_and_as_string(http: httpx.Client, as_type: ty
 
 
 def test_documents_example_content_names_no_stored_image(http: httpx.Client) -> None:
-    body = {"wId": INSTANCE.w_id, "msgId": 1114390854, "fromUser": SENDER,
-            "toUser": INSTANCE.wc_id, "content": open_callback("wid-image.xml")}
+    body = {"wId": WID_INSTANCE.w_id, "msgId": 1114390854, "fromUser": SENDER,
+            "toUser": WID_INSTANCE.wc_id, "content": fixture_callback("wid-image.xml")}
     assert_failure(get_msg_img(http, body), "图片不存在")
 
 
@@ -132,7 +116,7 @@ def test_data_shape_object_answers_url_in_an_object() -> None:
             assert set(reply["data"]) == {"url"}
             image = http.get(reply["data"]["url"])
     assert image.status_code == 200
-    assert image.content == open_fixture("square.png")  # 400x400 fits: the normal copy as is
+    assert image.content == fixture_image("square.png")  # 400x400 fits: the normal copy as is
 
 
 def test_group_content_with_sender_prefix_downloads(http: httpx.Client) -> None:
@@ -141,7 +125,7 @@ def test_group_content_with_sender_prefix_downloads(http: httpx.Client) -> None:
     assert message["fromUser"] == "34757816141@chatroom"
     reply = get_msg_img(http, request_for(message))
     assert reply["code"] == "1000"
-    assert httpx.get(reply["data"]).content == open_fixture("square.png")
+    assert httpx.get(reply["data"]).content == fixture_image("square.png")
 
 
 # --- failures -----------------------------------------------------------------------------
@@ -159,7 +143,7 @@ def test_wrong_authorization_fails_with_1001(http: httpx.Client) -> None:
 
 def test_authorization_with_a_scheme_word_is_not_accepted(http: httpx.Client) -> None:
     reply = get_msg_img(http, request_for(receive(http)),
-                        headers={"Authorization": f"Bearer {AUTHORIZATION}"})
+                        headers={"Authorization": f"Bearer {WID_AUTHORIZATION}"})
     assert_failure(reply, "Authorization")
 
 
@@ -215,21 +199,21 @@ def test_xml_with_a_wrong_aeskey_does_not_find_the_image(http: httpx.Client) -> 
 def test_body_that_is_not_json_fails_in_the_wid_envelope(http: httpx.Client,
                                                         content: bytes) -> None:
     reply = http.post(GET_MSG_IMG, content=content,
-                      headers={**HEADERS, "Content-Type": "application/json"})
+                      headers={**WID_HEADERS, "Content-Type": "application/json"})
     assert reply.status_code == 200
     assert_failure(reply.json(), "body")
 
 
 def test_body_that_is_not_utf8_fails_as_an_unreadable_body(http: httpx.Client) -> None:
     reply = http.post(GET_MSG_IMG, content=b"\xff\xfe{}",
-                      headers={**HEADERS, "Content-Type": "application/json"})
+                      headers={**WID_HEADERS, "Content-Type": "application/json"})
     assert reply.status_code == 200
     assert_failure(reply.json(), "body")
     assert "接口不存在" not in reply.json()["message"]
 
 
 def test_get_of_get_msg_img_is_a_405_in_the_wid_envelope(http: httpx.Client) -> None:
-    reply = http.get(GET_MSG_IMG, headers=HEADERS)
+    reply = http.get(GET_MSG_IMG, headers=WID_HEADERS)
     assert reply.status_code == 405
     assert reply.headers["Allow"] == "POST, OPTIONS"
     assert reply.headers["Content-Type"].startswith("application/json")
@@ -238,6 +222,6 @@ def test_get_of_get_msg_img_is_a_405_in_the_wid_envelope(http: httpx.Client) -> 
 
 
 def test_an_unknown_root_path_is_a_plain_json_404_not_a_wid_failure(http: httpx.Client) -> None:
-    reply = http.post("/getMsgVideo", headers=HEADERS)
+    reply = http.post("/getMsgVideo", headers=WID_HEADERS)
     assert reply.status_code == 404
     assert reply.json() == {"error": "404 Not Found: POST /getMsgVideo; GET / lists the routes"}

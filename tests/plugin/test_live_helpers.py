@@ -9,13 +9,11 @@ import time
 import httpx
 import pytest
 
-from _support import RecordingBot
+from _support import PNG, RecordingBot
 from chatimg import GeweClient, GeweError, ImageType, LarkClient, LarkImageDeleted
 from mockserver import LiveServer, MockConfig
-from mockserver.data_files import fixture_image
 from mockserver.live import ArmedRule, Delivery, ReceivedLarkImage, ReceivedWechatImage
 
-PNG = fixture_image("square.png")
 SEVEN_DAYS = 7 * 24 * 3600
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 

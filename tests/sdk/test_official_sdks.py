@@ -7,8 +7,9 @@ import json
 
 import httpx
 import pytest
+from _support import APP_A, APP_B, GEWE_APP_ID, GEWE_TOKEN, PNG, receive
 
-from mockserver import LiveServer, MockConfig
+from mockserver import LiveServer
 
 lark = pytest.importorskip("lark_oapi")
 gewechat = pytest.importorskip("gewechat_client")
@@ -18,12 +19,8 @@ from lark_oapi.api.im.v1 import (  # noqa: E402
     GetImageRequest,
 )
 
-DEFAULTS = MockConfig()
-APP, OTHER_APP = DEFAULTS.lark.apps
-GEWE_APP_ID = DEFAULTS.gewe.devices[0].app_id
 
-
-def lark_client(server: LiveServer, app=APP):
+def lark_client(server: LiveServer, app=APP_A):
     return (lark.Client.builder().app_id(app.app_id).app_secret(app.app_secret)
             .domain(server.url).log_level(lark.LogLevel.ERROR).build())
 
@@ -37,26 +34,19 @@ def get_image(client, key: str):
     return client.im.v1.image.get(GetImageRequest.builder().image_key(key).build())
 
 
-def fixture(name: str) -> bytes:
-    from mockserver.data_files import data_dir
-
-    return (data_dir("fixtures") / "images" / name).read_bytes()
-
-
 def test_lark_oapi_uploads_and_downloads_byte_exact(server: LiveServer) -> None:
     client = lark_client(server)
-    png = fixture("square.png")
-    created = upload(client, png)  # a bare BytesIO part: no filename, no part Content-Type
+    created = upload(client, PNG)  # a bare BytesIO part: no filename, no part Content-Type
     assert created.success(), (created.code, created.msg)
     fetched = get_image(client, created.data.image_key)
     assert fetched.success()
-    assert fetched.file.read() == png
+    assert fetched.file.read() == PNG
     assert fetched.file_name == f"{created.data.image_key}.png"
 
 
 def test_lark_oapi_sees_code_msg_and_log_id_of_a_deleted_image(server: LiveServer) -> None:
     client = lark_client(server)
-    key = upload(client, fixture("square.png")).data.image_key
+    key = upload(client, PNG).data.image_key
     httpx.delete(f"{server.url}/__admin/lark/images/{key}")
     fetched = get_image(client, key)
     assert not fetched.success()
@@ -66,7 +56,7 @@ def test_lark_oapi_sees_code_msg_and_log_id_of_a_deleted_image(server: LiveServe
 
 
 def test_lark_oapi_cannot_download_an_image_of_another_app(server: LiveServer) -> None:
-    key = upload(lark_client(server, OTHER_APP), fixture("square.png")).data.image_key
+    key = upload(lark_client(server, APP_B), PNG).data.image_key
     fetched = get_image(lark_client(server), key)
     assert fetched.code == 234008
 
@@ -90,14 +80,14 @@ def test_lark_oapi_token_refusal_raises_its_exception(server: LiveServer) -> Non
 def test_lark_oapi_cached_token_survives_a_restart_of_the_mock() -> None:
     with LiveServer() as first:
         client = lark_client(first)
-        assert upload(client, fixture("square.png")).success()
+        assert upload(client, PNG).success()
     with LiveServer() as second:  # a new process state; the SDK keeps its cached token
         client = lark_client(second)
-        assert upload(client, fixture("square.png")).success()
+        assert upload(client, PNG).success()
 
 
 def gewe(server: LiveServer):
-    return gewechat.GewechatClient(f"{server.url}/gewe/v2/api", DEFAULTS.gewe.tokens[0])
+    return gewechat.GewechatClient(f"{server.url}/gewe/v2/api", GEWE_TOKEN)
 
 
 def test_gewechat_client_posts_and_forwards_an_image(server: LiveServer) -> None:
@@ -112,7 +102,7 @@ def test_gewechat_client_posts_and_forwards_an_image(server: LiveServer) -> None
 
 
 def test_gewechat_client_works_at_the_base_its_readme_shows(server: LiveServer) -> None:
-    client = gewechat.GewechatClient(f"{server.url}/v2/api", DEFAULTS.gewe.tokens[0])
+    client = gewechat.GewechatClient(f"{server.url}/v2/api", GEWE_TOKEN)
     sent = client.post_image(GEWE_APP_ID, "wxid_friend01", "http://dummyimage.com/40x30")
     assert sent["ret"] == 200 and sent["data"]["height"] == 30
 
@@ -120,8 +110,7 @@ def test_gewechat_client_works_at_the_base_its_readme_shows(server: LiveServer) 
 @pytest.mark.parametrize("image_type", [1, 2, 3])
 def test_gewechat_client_downloads_each_type_of_a_received_image(server: LiveServer,
                                                                  image_type: int) -> None:
-    message = httpx.post(f"{server.url}/__admin/gewe/messages",
-                         json={"fromUser": "wxid_friend01", "hd": True}).json()
+    message = receive(server, "gewe", hd=True)
     reply = gewe(server).download_image(GEWE_APP_ID, message["xml"], image_type)
     assert httpx.get(reply["data"]["fileUrl"]).status_code == 200
 

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from _support import free_port
-from mockserver import MockConfig
+from _support import GEWE_APP_ID, GEWE_HEADERS, free_port, taken_port
 
-CONFIG = MockConfig()
-GEWE_HEADERS = {"X-GEWE-TOKEN": CONFIG.gewe.tokens[0]}
-GEWE_BODY = {"appId": CONFIG.gewe.devices[0].app_id, "toWxid": "wxid_friend01",
+GEWE_BODY = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
              "imgUrl": "http://dummyimage.com/40x30"}
 # What keeps root from writing where the permission bits say no (as for any other user).
 WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
@@ -89,10 +85,7 @@ def test_a_port_out_of_range_is_one_line(port: str) -> None:
 
 @pytest.mark.parametrize("threads", [[], ["--threads", "1"]], ids=["gunicorn", "werkzeug"])
 def test_a_port_in_use_is_said_once(threads: list[str]) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         run = mock("serve", "--port", str(port), *threads)
     assert_refused_in_one_line(run, f"cannot listen on 127.0.0.1:{port}: Address already in use")
 

@@ -18,15 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from _support import ServedMock
-from mockserver import MockConfig
+from _support import GEWE_APP_ID, GEWE_TOKEN, ServedMock
 
-CONFIG = MockConfig()
 CAP = 1024 * 1024
 STALL_SECONDS = 1.0
 GEWE_POST = "/gewe/v2/api/message/postImage"
-GEWE_HEADERS = {"X-GEWE-TOKEN": CONFIG.gewe.tokens[0], "Content-Type": "application/json"}
-GEWE_BODY = json.dumps({"appId": CONFIG.gewe.devices[0].app_id, "toWxid": "wxid_friend01",
+GEWE_HEADERS = {"X-GEWE-TOKEN": GEWE_TOKEN, "Content-Type": "application/json"}
+GEWE_BODY = json.dumps({"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
                         "imgUrl": "http://dummyimage.com/40x30"}).encode()
 SERVERS = {"default": [], "workers": ["--workers", "2"], "werkzeug": ["--threads", "1"]}
 
@@ -98,7 +96,7 @@ def test_invalid_json_is_quoted_short_not_echoed_whole(served: ServedMock) -> No
 def half_sent(served: ServedMock) -> socket.socket:
     sock = connect(served)
     sock.sendall(f"POST {GEWE_POST} HTTP/1.1\r\nHost: x\r\n"
-                 f"X-GEWE-TOKEN: {CONFIG.gewe.tokens[0]}\r\nContent-Type: application/json\r\n"
+                 f"X-GEWE-TOKEN: {GEWE_TOKEN}\r\nContent-Type: application/json\r\n"
                  f"Content-Length: {len(GEWE_BODY)}\r\n\r\n".encode() + GEWE_BODY[:10])
     return sock
 
@@ -153,7 +151,7 @@ def test_a_malformed_chunked_body_is_refused_not_an_internal_error(
         served: ServedMock, chunks: bytes) -> None:
     with connect(served) as sock:
         sock.sendall(f"POST {GEWE_POST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     f"X-GEWE-TOKEN: {CONFIG.gewe.tokens[0]}\r\n"
+                     f"X-GEWE-TOKEN: {GEWE_TOKEN}\r\n"
                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                      .encode() + chunks)
         head, _, body = read_reply(sock).partition(b"\r\n\r\n")

@@ -13,14 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from _support import ServedMock
+from _support import APP_A, GEWE_APP_ID, GEWE_HEADERS, ServedMock, receive
 from chatimg import LarkClient, LarkError, SentImage
-from mockserver import MockConfig
-
-CONFIG = MockConfig()
-GEWE_HEADERS = {"X-GEWE-TOKEN": CONFIG.gewe.tokens[0]}
-APP_ID = CONFIG.gewe.devices[0].app_id
-LARK_APP = CONFIG.lark.apps[0]
 
 
 def serve_two_workers(state_dir: Path, *options: str) -> ServedMock:
@@ -45,11 +39,11 @@ def gewe_round_trip(url: str, i: int) -> bool:
     png = distinct_png(i)
     with httpx.Client(base_url=url, timeout=30) as client:
         sent = client.post("/gewe/v2/api/message/postImage", headers=GEWE_HEADERS, json={
-            "appId": APP_ID, "toWxid": f"wxid_{i}",
+            "appId": GEWE_APP_ID, "toWxid": f"wxid_{i}",
             "imgUrl": "data:image/png;base64," + base64.b64encode(png).decode()}).json()["data"]
         xml = SentImage.from_data(sent).forward_xml()
         reply = client.post("/gewe/v2/api/message/downloadImage", headers=GEWE_HEADERS,
-                            json={"appId": APP_ID, "type": 2, "xml": xml}).json()
+                            json={"appId": GEWE_APP_ID, "type": 2, "xml": xml}).json()
         return client.get(reply["data"]["fileUrl"]).content == png
 
 
@@ -57,7 +51,7 @@ def lark_round_trip(url: str, i: int) -> bool:
     from chatimg import LarkClient
 
     png = distinct_png(1000 + i)
-    with LarkClient(LARK_APP.app_id, LARK_APP.app_secret, base_url=url) as client:
+    with LarkClient(APP_A.app_id, APP_A.app_secret, base_url=url) as client:
         return client.download_image(client.upload_image(png)) == png
 
 
@@ -82,15 +76,14 @@ def test_concurrent_lark_uploads_on_two_workers_download_back_byte_exact(tmp_pat
 def test_state_survives_a_restart_of_the_server(tmp_path: Path) -> None:
     first = serve_two_workers(tmp_path / "state")
     try:
-        message = httpx.post(f"{first.url}/__admin/gewe/messages",
-                             json={"fromUser": "wxid_u", "hd": True}).json()
+        message = receive(first, "gewe", sender="wxid_u", hd=True)
     finally:
         first.stop()
     second = serve_two_workers(tmp_path / "state")
     try:
         reply = httpx.post(f"{second.url}/gewe/v2/api/message/downloadImage",
                            headers=GEWE_HEADERS,
-                           json={"appId": APP_ID, "type": 1, "xml": message["xml"]}).json()
+                           json={"appId": GEWE_APP_ID, "type": 1, "xml": message["xml"]}).json()
         assert reply["ret"] == 200
         assert httpx.get(reply["data"]["fileUrl"]).status_code == 200
     finally:
@@ -100,7 +93,8 @@ def test_state_survives_a_restart_of_the_server(tmp_path: Path) -> None:
 def test_clock_and_rules_are_shared_by_all_workers(served: ServedMock) -> None:
     def post_image() -> dict:
         return httpx.post(f"{served.url}/gewe/v2/api/message/postImage", headers=GEWE_HEADERS,
-                          json={"appId": APP_ID, "toWxid": "a", "imgUrl": "http://x/4x4"}).json()
+                          json={"appId": GEWE_APP_ID, "toWxid": "a",
+                                "imgUrl": "http://x/4x4"}).json()
 
     # Every worker reads (and caches) the clock and the rules before they change.
     assert {post_image()["ret"] for _ in range(10)} == {200}
@@ -123,7 +117,7 @@ def test_a_reset_racing_uploads_leaves_no_image_without_its_bytes(tmp_path: Path
     stop = threading.Event()
 
     def upload_and_download(worker: int) -> set[int]:
-        with LarkClient(LARK_APP.app_id, LARK_APP.app_secret, base_url=server.url) as client:
+        with LarkClient(APP_A.app_id, APP_A.app_secret, base_url=server.url) as client:
             outcomes = set()
             for i in range(100):
                 png = distinct_png(worker * 1000 + i)  # new bytes each time: new blobs

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from mockserver import LiveServer, MockConfig
 from mockserver.admin import ADMIN_PREFIX
-from mockserver.app import INTERNAL_ERROR_HEADER
+from mockserver.errors import INTERNAL_ERROR_HEADER
 from mockserver.specs import read_spec
 
 GEWE = schemathesis.openapi.from_dict(read_spec("gewe"))
