@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-MODULES = ("mockserver.pytest_plugin", "mockserver", "chatimg", "pytest_httpserver.pytest_plugin")
+MODULES = ("mockserver.testing.pytest_plugin", "mockserver", "chatimg",
+           "pytest_httpserver.pytest_plugin")
 ROUNDS = 9
 CHECKOUT = Path(__file__).resolve().parent.parent
 

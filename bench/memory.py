@@ -35,8 +35,7 @@ import httpx  # noqa: E402
 
 from bench.operations import GEWE_APP_ID, GEWE_TOKEN, LARK_APP, BenchRequest  # noqa: E402
 from bench.run import baseline_servers  # noqa: E402
-from bench.servers import (RssSampler, RunningServer, ServerKind, StartError,  # noqa: E402
-                           process_tree, stop_all)
+from bench.servers import RssSampler, RunningServer, ServerKind, StartError, process_tree, stop_all  # noqa: E402
 
 MOCK = ServerKind("mock", f"{shlex.quote(sys.executable)} -m mockserver serve --port {{port}} "
                   "{quiet}",

@@ -38,8 +38,16 @@ import httpx  # noqa: E402
 from bench import imports  # noqa: E402
 from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk  # noqa: E402
 from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError  # noqa: E402
-from bench.servers import (SERVERS, RssSampler, RunningServer, ServerKind,  # noqa: E402
-                           StartError, find_prism, stop_all, with_command)
+from bench.servers import (  # noqa: E402
+    SERVERS,
+    RssSampler,
+    RunningServer,
+    ServerKind,
+    StartError,
+    find_prism,
+    stop_all,
+    with_command,
+)
 
 CEILING = "ceiling"
 

@@ -70,7 +70,7 @@ SERVERS: dict[str, ServerKind] = {kind.name: kind for kind in [
                description="chatimg-mock serve --workers 2 (gunicorn, shared SQLite store)"),
     # create_app() keeps its state in memory, so each worker has its own: data set up through
     # one worker is unknown to the other, and the error counts show it.
-    ServerKind("mock-gunicorn", GUNICORN_2_SYNC + " mockserver.app:create_app()",
+    ServerKind("mock-gunicorn", GUNICORN_2_SYNC + " mockserver:create_app()",
                ready="GET /__admin/credentials", stateful=True,
                description="the mock's create_app() under gunicorn 2 sync workers"),
     ServerKind("prism", "{prism} mock {spec} -p {port}", ready=None, stateful=False,

@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         credentials = Credentials.from_config(config)
         checks = all_checks([(a.app_id, a.app_secret) for a in config.lark.apps])
         if args.base_url is None:
-            from mockserver.live import LiveServer
+            from mockserver.testing.live import LiveServer
 
             # A mock of its own: the configured state_dir and public_url are the user's server's.
             server = LiveServer(dataclasses.replace(config, state_dir=None, public_url=None))

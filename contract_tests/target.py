@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from chatimg import ChatImageError, SentImage
-from mockserver.admin import ADMIN_TOKEN_HEADER
+from mockserver.admin.routes import ADMIN_TOKEN_HEADER
 from mockserver.config import MockConfig
 from mockserver.data_files import fixture_image
 

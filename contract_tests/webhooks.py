@@ -17,14 +17,14 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.lark_events import (
+from mockserver.specs import read_spec
+from mockserver.vendors.lark.events import (
     challenge_answer_ok,
     encrypt,
     event_body,
     signed_headers,
     url_verification_request,
 )
-from mockserver.specs import read_spec
 
 from .server import ContractViolation
 from .strategies import SchemaResolver, from_schema

@@ -12,7 +12,6 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from mockserver.specs import ApiSpec
 
 
-
 class OpenAPIHttpxRequest:
     def __init__(self, request: httpx.Request):
         self._request = request

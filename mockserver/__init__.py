@@ -13,20 +13,19 @@ from .lazy_exports import lazy_exports
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "create_app": ".app", "mock_state": ".app",
+    "create_app": ".http.app", "mock_state": ".http.app",
     "GeweConfig": ".config", "GeweDevice": ".config", "LarkApp": ".config",
     "LarkConfig": ".config", "MockConfig": ".config", "WidConfig": ".config",
     "WidInstance": ".config",
     "ConfigError": ".errors", "MockServerError": ".errors", "RequestProblem": ".errors",
     "SpecError": ".errors", "VendorError": ".errors",
-    "LiveServer": ".live",
+    "LiveServer": ".testing.live",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from .app import create_app, mock_state
     from .config import (
         GeweConfig,
         GeweDevice,
@@ -37,4 +36,5 @@ if TYPE_CHECKING:
         WidInstance,
     )
     from .errors import ConfigError, MockServerError, RequestProblem, SpecError, VendorError
-    from .live import LiveServer
+    from .http.app import create_app, mock_state
+    from .testing.live import LiveServer

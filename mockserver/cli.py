@@ -118,8 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _log_requests() -> None:
-    from .app import REQUEST_LOG
-    from .serving import ConsoleLog
+    from .http.app import REQUEST_LOG
+    from .http.serving import ConsoleLog
 
     handler = ConsoleLog(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -165,8 +165,8 @@ def _host_port(host: str, port: int) -> str:
 
 
 def _serve_threaded(config: MockConfig, temporary: bool) -> int:
-    from .app import create_app
-    from .serving import werkzeug_server
+    from .http.app import create_app
+    from .http.serving import werkzeug_server
 
     server = werkzeug_server(_built_to_last(create_app(config)), config.host, config.port,
                              config.request_timeout_seconds)
@@ -195,8 +195,8 @@ def _check_port_free(config: MockConfig) -> None:
 def _serve_gunicorn(config: MockConfig, workers: int, threads: int, temporary: bool) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
-    from .serving import RequestIntake, gunicorn_settings, limit_header_stalls
+    from .http.app import create_app
+    from .http.serving import RequestIntake, gunicorn_settings, limit_header_stalls
 
     def when_ready(server: Any) -> None:
         for listener in server.LISTENERS:

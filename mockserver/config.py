@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .store import MemoryStore, Store
+from .storage.store import MemoryStore, Store
 
 ENV_PREFIX = "CHATIMG_"
 
@@ -196,7 +196,7 @@ class MockConfig:
         """The store this configuration asks for: SQLite under ``state_dir``, or memory."""
         if self.state_dir is None:
             return MemoryStore()
-        from .sqlite_store import SqliteStore
+        from .storage.sqlite import SqliteStore
 
         return SqliteStore(self.state_dir)
 

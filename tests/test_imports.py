@@ -20,8 +20,8 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("module", ["mockserver", "mockserver.pytest_plugin", "chatimg",
-                                    "mockserver.errors", "mockserver.cli"])
+@pytest.mark.parametrize("module", ["mockserver", "mockserver.testing.pytest_plugin",
+                                    "chatimg", "mockserver.errors", "mockserver.cli"])
 def test_importing_loads_no_server_library(module: str) -> None:
     result = run_python(f"""
         import sys, {module}

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _support import APP_A, DEFAULTS, GEWE_TOKEN, W_ID
 
 from chatimg import (
     GeweClient,
@@ -26,8 +27,6 @@ from chatimg import (
 from chatimg.inbound import lark_image_key
 from mockserver import GeweConfig, LiveServer, MockConfig
 from mockserver.specs import read_spec
-
-from _support import APP_A, DEFAULTS, GEWE_TOKEN, W_ID
 
 BIG_ID = 8992614056172360123  # past 2**53: a float would round it
 GROUP = "24225252625@chatroom"

@@ -25,11 +25,7 @@ from chatimg import (
 )
 from chatimg._lark_decryption import decrypt_lark_body
 from mockserver import LiveServer, MockConfig
-from mockserver.lark_events import (
-    encrypt,
-    image_message_event,
-    url_verification_request,
-)
+from mockserver.vendors.lark.events import encrypt, image_message_event, url_verification_request
 
 APP_A = MockConfig().lark.apps[0]
 ENCRYPT_KEY = "mock-encrypt-key-0001"

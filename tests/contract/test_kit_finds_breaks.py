@@ -13,8 +13,8 @@ from contract_tests.checks import all_checks
 from contract_tests.report import report
 from contract_tests.target import Credentials, Target
 from mockserver import LiveServer, MockConfig, create_app
-from mockserver.records import Record, StoredImage
-from mockserver.store import MemoryStore
+from mockserver.storage.records import Record, StoredImage
+from mockserver.storage.store import MemoryStore
 
 CONFIG = MockConfig()
 LARK_APPS = [(a.app_id, a.app_secret) for a in CONFIG.lark.apps]
@@ -126,7 +126,7 @@ def test_a_server_that_loses_stored_images_is_found(served, check: str) -> None:
 
 
 def test_stateful_checks_hold_on_the_sqlite_store(served, tmp_path) -> None:
-    from mockserver.sqlite_store import SqliteStore
+    from mockserver.storage.sqlite import SqliteStore
 
     server = served(create_app(CONFIG, store=SqliteStore(tmp_path / "state")))
     status, text = run_report(server, "")

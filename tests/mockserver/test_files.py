@@ -10,8 +10,8 @@ import pytest
 from _support import GEWE_APP_ID, GEWE_HEADERS, receive
 
 from mockserver import LiveServer, MockConfig
-from mockserver.files import SIGNING_KEY
-from mockserver.records import Setting
+from mockserver.runtime.file_links import SIGNING_KEY
+from mockserver.storage.records import Setting
 
 
 def file_url(http: httpx.Client, image_type: int = 2) -> str:

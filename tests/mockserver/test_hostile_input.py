@@ -23,9 +23,9 @@ from _support import (
 )
 
 from mockserver import LiveServer, MockConfig
-from mockserver.app import INTERNAL_ERROR_HEADER
-from mockserver.clock import LATEST
-from mockserver.records import JournalEntry
+from mockserver.http.app import INTERNAL_ERROR_HEADER
+from mockserver.runtime.clock import LATEST
+from mockserver.storage.records import JournalEntry
 
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 MESSAGES_PATH = "/open-apis/im/v1/messages?receive_id_type=open_id"
@@ -210,7 +210,7 @@ def test_an_entry_the_store_cannot_hold_is_dropped_and_later_ones_still_arrive(
         vendor_code=200, response_body=None, duration_ms=0.0)
     with LiveServer(MockConfig(state_dir=str(tmp_path))) as server, \
             httpx.Client(base_url=server.url, timeout=30) as http, \
-            caplog.at_level(logging.WARNING, logger="mockserver.journal"):
+            caplog.at_level(logging.WARNING, logger="mockserver.runtime.journal"):
         server.state.journal_writer.add(unstorable)
         post_image(http, gewe_body())
         post_image(http, gewe_body(to_wxid=b'"wxid_later"'))

@@ -1,4 +1,4 @@
-"""Specification of mockserver.images: what the mock can say about, and make from, image bytes."""
+"""Specification of mockserver.media.images: what the mock can say about, and make from, image bytes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mockserver.data_files import fixture_image
-from mockserver.images import (
+from mockserver.media.images import (
     ImageInfo,
     NotAnImage,
     PixelBudget,
@@ -308,7 +308,7 @@ def test_placeholder_is_byte_identical_on_repeated_calls() -> None:
 
 
 def test_placeholder_is_byte_identical_across_processes() -> None:
-    code = "import hashlib, sys; from mockserver.images import placeholder; print(hashlib.sha256(placeholder(400, 400, 'img_v3_abc')).hexdigest())"
+    code = "import hashlib, sys; from mockserver.media.images import placeholder; print(hashlib.sha256(placeholder(400, 400, 'img_v3_abc')).hexdigest())"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONHASHSEED": "12345"}
 
     other = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

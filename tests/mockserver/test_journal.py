@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from chatimg import GeweClient
 from mockserver import LiveServer, MockConfig
-from mockserver.journal import (
+from mockserver.runtime.journal import (
     BODY_TEXT_LIMIT,
     RAW_TEXT_LIMIT,
     SECRET_FIELDS,
@@ -41,8 +41,8 @@ from mockserver.journal import (
     summarise_body,
     summarised,
 )
-from mockserver.records import JournalEntry
-from mockserver.sqlite_store import SqliteStore
+from mockserver.storage.records import JournalEntry
+from mockserver.storage.sqlite import SqliteStore
 
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 DOWNLOAD_IMAGE = "/gewe/v2/api/message/downloadImage"

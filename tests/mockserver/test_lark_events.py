@@ -18,7 +18,7 @@ from lark_oapi.adapter.flask import parse_req
 from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from lark_oapi.core.utils import AESCipher
 
-from mockserver.lark_events import (
+from mockserver.vendors.lark.events import (
     challenge_answer_ok,
     encrypt,
     event_body,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openapi_schema_validator import OAS30WriteValidator
 
 from contract_tests.strategies import SchemaResolver, from_schema
-from mockserver.schema_check import compile_check
+from mockserver.http.schema_check import compile_check
 from mockserver.specs import ALL_SPECS, HTTP_METHODS, load_spec
 
 

@@ -26,9 +26,9 @@ from flask.testing import FlaskClient
 
 from chatimg import SentImage
 from mockserver import MockConfig, create_app, mock_state
-from mockserver.clock import Clock
 from mockserver.errors import MockServerError
-from mockserver.records import (
+from mockserver.runtime.clock import Clock
+from mockserver.storage.records import (
     RECORD_TYPES,
     AccessToken,
     Delivery,
@@ -45,8 +45,8 @@ from mockserver.records import (
     Variant,
     record_to_dict,
 )
-from mockserver.sqlite_store import SCHEMA_VERSION, SqliteStore
-from mockserver.store import MemoryStore, Store
+from mockserver.storage.sqlite import SCHEMA_VERSION, SqliteStore
+from mockserver.storage.store import MemoryStore, Store
 
 IMAGE_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\x1a"  # every byte value, line ends, NUL, EOF
 
@@ -476,8 +476,8 @@ def test_a_megabyte_blob_stays_out_of_the_database(
 
 COUNTING_WORKER = """
 import os, sys, time
-from mockserver.records import Setting
-from mockserver.sqlite_store import SqliteStore
+from mockserver.storage.records import Setting
+from mockserver.storage.sqlite import SqliteStore
 
 directory, worker, updates = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = SqliteStore(directory)
@@ -562,8 +562,8 @@ def test_store_used_before_fork_serves_forked_children_and_parent(
 
 CLOCK_WORKER = """
 import sys
-from mockserver.clock import Clock
-from mockserver.sqlite_store import SqliteStore
+from mockserver.runtime.clock import Clock
+from mockserver.storage.sqlite import SqliteStore
 
 Clock(SqliteStore(sys.argv[1])).advance(float(sys.argv[2]))
 """

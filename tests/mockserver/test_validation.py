@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from contract_tests.strategies import SchemaResolver, from_schema, invalid_body
 from mockserver import MockConfig, create_app
 from mockserver.errors import RequestProblem
+from mockserver.http.validation import RequestValidator
 from mockserver.specs import ALL_SPECS, load_spec
-from mockserver.validation import RequestValidator
 
 APP = create_app(MockConfig())
 CASES = [(name, op) for name in ALL_SPECS for op in load_spec(name).operations]

@@ -8,11 +8,11 @@ import time
 
 import httpx
 import pytest
-
 from _support import PNG, RecordingBot
+
 from chatimg import GeweClient, GeweError, ImageType, LarkClient, LarkImageDeleted
 from mockserver import LiveServer, MockConfig
-from mockserver.live import ArmedRule, Delivery, ReceivedLarkImage, ReceivedWechatImage
+from mockserver.testing.live import ArmedRule, Delivery, ReceivedLarkImage, ReceivedWechatImage
 
 SEVEN_DAYS = 7 * 24 * 3600
 POST_IMAGE = "/gewe/v2/api/message/postImage"

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from _support import GEWE_APP_ID, GEWE_HEADERS, free_port, taken_port
 
 GEWE_BODY = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
@@ -119,7 +118,7 @@ def test_a_state_dir_in_a_read_only_parent_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_read_only_database_is_one_line(tmp_path: Path) -> None:
-    from mockserver.sqlite_store import SqliteStore
+    from mockserver.storage.sqlite import SqliteStore
 
     SqliteStore(tmp_path).close()  # a state folder as a run leaves it
     (tmp_path / "state.sqlite3").chmod(0o444)

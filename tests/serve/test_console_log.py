@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mockserver.serving import ConsoleLog
+from mockserver.http.serving import ConsoleLog
 
 
 def logger_to(handler: logging.Handler, name: str) -> logging.Logger:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from _support import GEWE_APP_ID, GEWE_TOKEN, ServedMock
 
 CAP = 1024 * 1024

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _support import APP_A, GEWE_APP_ID, GEWE_HEADERS, ServedMock, receive
 from PIL import Image
 
-from _support import APP_A, GEWE_APP_ID, GEWE_HEADERS, ServedMock, receive
 from chatimg import LarkClient, LarkError, SentImage
 
 

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mockserver import LiveServer, MockConfig
-from mockserver.admin import ADMIN_PREFIX
+from mockserver.admin.routes import ADMIN_PREFIX
 from mockserver.errors import INTERNAL_ERROR_HEADER
 from mockserver.specs import read_spec
 

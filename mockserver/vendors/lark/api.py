@@ -21,21 +21,14 @@ from typing import Any
 import httpx
 from flask import Request, Response, g
 
-from .. import images, rate_limits
-from ..config import LarkApp
-from ..delivery import CallbackUrlRefused, check_callback_url
-from ..errors import RequestProblem, VendorError
-from ..lark_events import (
-    challenge_answer_ok,
-    encrypt,
-    event_body,
-    image_message_event,
-    lark_id,
-    signed_headers,
-    url_verification_request,
-)
-from ..rate_limits import Window
-from ..records import (
+from ...config import LarkApp
+from ...errors import RequestProblem, VendorError
+from ...media import images
+from ...runtime import rate_limits
+from ...runtime.delivery import CallbackUrlRefused, check_callback_url
+from ...runtime.rate_limits import Window
+from ...specs import Operation
+from ...storage.records import (
     AccessToken,
     LarkChat,
     LarkMessage,
@@ -44,9 +37,17 @@ from ..records import (
     image_key,
     lark_chat_key,
 )
-from ..specs import Operation
-from ..wechat_cdn import variant_of
-from . import Call, Handler, VendorApi, credential_in, json_response
+from ..base import Call, Handler, VendorApi, credential_in, json_response
+from ..wechat.cdn import variant_of
+from .events import (
+    challenge_answer_ok,
+    encrypt,
+    event_body,
+    image_message_event,
+    lark_id,
+    signed_headers,
+    url_verification_request,
+)
 
 LOG_ID_HEADER = "X-Tt-Logid"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -8,12 +8,8 @@ words in its own envelope.
 from __future__ import annotations
 
 import json
-import math
-import re
 import reprlib
-import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request
@@ -23,21 +19,11 @@ from openapi_core.validation.request import exceptions as request_errors
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import OAS30WriteValidator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from .errors import RequestProblem
+from ..errors import RequestProblem
+from ..incoming import ValidRequest, body_problem, read_json, unreadable
+from ..specs import ApiSpec, Operation
 from .schema_check import Check, compile_check
-from .specs import ApiSpec, Operation
-
-
-@dataclass(frozen=True)
-class ValidRequest:
-    """A request that matched its operation: parameters cast by the spec, body unmarshalled."""
-
-    path: Mapping[str, Any] = field(default_factory=dict)
-    query: Mapping[str, Any] = field(default_factory=dict)
-    header: Mapping[str, Any] = field(default_factory=dict)
-    body: Any = None
 
 
 class _OpenAPIRequest:
@@ -120,7 +106,7 @@ class RequestValidator:
             try:  # openapi-core reads JSON as Python's json does, which is too lenient
                 read_json(raw)
             except json.JSONDecodeError as exc:  # (openapi-core would quote the whole body)
-                raise _unreadable(f"it is not JSON ({exc.msg}, line {exc.lineno} column "
+                raise unreadable(f"it is not JSON ({exc.msg}, line {exc.lineno} column "
                                   f"{exc.colno}); it begins {_quote(raw)}") from None
         try:
             result = self._spec.openapi.unmarshal_request(wrapped)
@@ -210,91 +196,6 @@ class _FastPath:
 QUOTE_CHARS = 60  # of a body, at most, in an error message
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = QUOTE_CHARS
-_BODY_PROBLEM = "chatimg.body_problem"  # environ: what body_problem found, once read
-
-
-def body_problem(request: Request) -> RequestProblem | None:
-    """What kept this request's body from being read whole, or None; read once, as a body
-    over the cap is refused on every read, and one that stalled would stall again."""
-    environ = request.environ
-    if _BODY_PROBLEM not in environ:
-        problem = None
-        try:
-            request.get_data()
-        except RequestEntityTooLarge:
-            problem = RequestProblem("body", None, "too_large", f"the body is larger than "
-                                     f"{request.max_content_length} bytes")
-        except ClientDisconnected:  # a read timed out (the client stalled) or found the end
-            problem = RequestProblem("body", None, "invalid", "the request body stopped "
-                                     "before its end: the client stalled or went away")
-        environ[_BODY_PROBLEM] = problem
-    return environ[_BODY_PROBLEM]
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def read_json(raw: bytes) -> Any:
-    """A JSON body as a careful vendor's parser (Jackson, Go's encoding/json) reads it.
-
-    Python's json takes what they refuse, and what the mock could not answer or journal:
-    NaN and Infinity, numbers beyond a double (read as inf), unpaired surrogates (as a
-    ``\\ud800`` escape, or encoded as bytes), nesting deep enough to exhaust the stack.
-    Those raise ``RequestProblem``; a body that is not JSON at all raises ``ValueError``.
-    """
-    try:  # strict, where json.loads would let encoded surrogates through
-        text = raw.decode(json.detect_encoding(raw))
-    except UnicodeDecodeError as exc:
-        raise _unreadable(str(exc)) from None
-    try:
-        value = _DECODER.decode(text)
-    except RecursionError:
-        raise _unreadable("it is nested too deeply") from None
-    except ValueError as exc:
-        if isinstance(exc, json.JSONDecodeError):
-            raise
-        raise _unreadable(f"a number has more than {sys.get_int_max_str_digits()} "
-                          "digits") from None
-    if text.find("\\u") >= 0 and _holds_lone_surrogate(value):
-        raise _unreadable("a string holds an unpaired surrogate escape (\\ud800-\\udfff)")
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _unreadable(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise _unreadable(f"the number {text[:40]} is beyond the range of a double")
-    return number
-
-
-# One decoder: json.loads with options builds a new one per call (twice the cost of a parse).
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
-
-
-def _holds_lone_surrogate(value: Any) -> bool:
-    """Whether any string or key holds one; iterative, as the value may be deeply nested."""
-    pending = [value]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, str):
-            if _SURROGATE.search(node):
-                return True
-        elif isinstance(node, dict):
-            pending.extend(node)
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return False
-
-
-def _unreadable(reason: str) -> RequestProblem:
-    return RequestProblem("body", None, "invalid", f"the request body cannot be read: {reason}")
-
-
 def _kind(content_type: str) -> str:
     return content_type.split(";")[0].strip().lower()
 

@@ -22,20 +22,17 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from flask import Request, Response
 
-from .records import Delivery, JournalEntry
-from .state import requested_path
-from .store import Store
-from .validation import body_problem
+from ..incoming import body_problem, requested_path
+from ..storage.records import Delivery, JournalEntry
+from ..storage.store import Store
 
 if TYPE_CHECKING:
     from flask.ctx import _AppCtxGlobals
-
-    from .vendors import VendorApi
 
 __all__ = ["JournalEntry", "JournalView", "Secrets", "clear", "query", "record_delivery",
            "record_exchange"]
@@ -271,8 +268,17 @@ class JournalWriter:
                 log.warning("journal entries not written yet", exc_info=True)
 
 
+class AnsweringApi(Protocol):
+    """What the journal reads of the API that answered: its name, and its reply codes."""
+
+    @property
+    def spec_name(self) -> str: ...
+
+    def reply_code(self, payload: Any) -> Any: ...
+
+
 def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtxGlobals,
-                    response: Response, api: VendorApi, operation: str | None,
+                    response: Response, api: AnsweringApi, operation: str | None,
                     secrets: Secrets) -> None:
     """Keep one exchange, cheaply: JSON bodies as text, summarised when the journal is read.
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import Request, Response
 
-from ..errors import RequestProblem, VendorError
-from ..files import issue_file_url
-from ..records import ImageMessage
-from ..specs import Operation
-from ..wechat_cdn import find_image
-from ..wechat_xml import ImageXmlError, parse_image_xml
-from . import Call, Handler, VendorApi, credential_in, json_response
+from ...errors import RequestProblem, VendorError
+from ...runtime.file_links import issue_file_url
+from ...specs import Operation
+from ...storage.records import ImageMessage
+from ..base import Call, Handler, VendorApi, credential_in, json_response
+from ..wechat.cdn import find_image
+from ..wechat.message_xml import ImageXmlError, parse_image_xml
 
 FAILED = "失败"
 NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method

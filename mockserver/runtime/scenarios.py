@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..storage.records import Rule
+from ..storage.store import Store
 from .faults import FaultError, check_fault
-from .records import Rule
-from .store import Store
 
 PREFER_HEADER = "Prefer"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from . import images
-from .records import ImageMessage, StoredImage, Variant, image_key
-from .state import MockState
-from .store import digest_of
-from .wechat_xml import ImageRef, image_xml
+from ...media import images
+from ...runtime.state import MockState
+from ...storage.records import ImageMessage, StoredImage, Variant, image_key
+from ...storage.store import digest_of
+from .message_xml import ImageRef, image_xml
 
 NORMAL_MAX_SIDE = 1080  # WeChat's "normal" copy is a recompressed picture of about this size
 THUMB_MAX_SIDE = 120

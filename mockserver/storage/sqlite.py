@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import MockServerError, StoreError
+from ..errors import MockServerError, StoreError
 from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
 from .shared_counter import SharedCounter
 from .store import Store, digest_of

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from flask import Response
 
-from .records import Setting, Variant
+from ..storage.records import Setting, Variant
 from .state import MockState
 
 FILES_PREFIX = "/__files/"

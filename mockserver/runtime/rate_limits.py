@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .records import RateCount
-from .store import Store
+from ..storage.records import RateCount
+from ..storage.store import Store
 
 
 @dataclass(frozen=True)

@@ -18,25 +18,23 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.wsgi import LimitedStream
 
-from . import journal, scenarios
-from .admin import AdminApi
-from .config import MockConfig
-from .errors import INTERNAL_ERROR_HEADER, RequestProblem, SpecError, VendorError
-from .faults import apply_fault
-from .files import FILES_PREFIX
-from .specs import ALL_SPECS, VENDOR_SPECS, Operation, load_spec
-from .state import REQUESTED_PATH, MockState, requested_path
-from .store import Store
+from ..admin.routes import AdminApi
+from ..config import MockConfig
+from ..errors import INTERNAL_ERROR_HEADER, RequestProblem, SpecError, VendorError
+from ..incoming import REQUESTED_PATH, requested_path
+from ..runtime import journal, scenarios
+from ..runtime.faults import apply_fault
+from ..runtime.file_links import FILES_PREFIX
+from ..runtime.state import MockState
+from ..specs import ALL_SPECS, VENDOR_SPECS, Operation, load_spec
+from ..storage.store import Store
+from ..vendors.base import Call, Handler, VendorApi, json_response
+from ..vendors.registry import VENDORS
 from .validation import RequestValidator
-from .vendors import Call, Handler, VendorApi, json_response
-from .vendors.gewe import GeweApi
-from .vendors.lark import LarkApi
-from .vendors.wid import WidApi
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-VENDOR_CLASSES: dict[str, type[VendorApi]] = {"gewe": GeweApi, "wid": WidApi, "lark": LarkApi}
 
 log = logging.getLogger(__name__)
 # A line per call (``serve`` shows it unless --quiet): method, path, status, vendor code, ms.
@@ -78,8 +76,7 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.extensions["chatimg"] = state
 
     specs = {name: load_spec(name) for name in ALL_SPECS}
-    vendors = {name: VENDOR_CLASSES[name](state, specs[name].operations)
-               for name in VENDOR_SPECS}
+    vendors = {api.spec_name: api(state, specs[api.spec_name].operations) for api in VENDORS}
     apis: dict[str, VendorApi] = {
         **vendors, "admin": AdminApi(state, specs["admin"].operations, vendors)}
     routes: dict[str, tuple[VendorApi, Operation]] = {}

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from flask import Request
 
+from ..config import MockConfig
+from ..incoming import request_origin
+from ..storage.store import MemoryStore, Store
 from .clock import Clock
-from .config import MockConfig
-from .store import MemoryStore, Store
-
-if TYPE_CHECKING:
-    from .delivery import Deliverer
-    from .journal import JournalWriter
+from .delivery import Deliverer
+from .journal import JournalWriter
 
 
 @dataclass
@@ -29,19 +27,14 @@ class MockState:
         """The origin of URLs the mock hands out: configured, or the one the caller used."""
         return self.config.public_url or request_origin(request)
 
-
     @cached_property
     def deliverer(self) -> Deliverer:
         """Sends callbacks to bots; made on first use (it owns a thread pool)."""
-        from .delivery import Deliverer
-
         return Deliverer(self)
 
     @cached_property
     def journal_writer(self) -> JournalWriter:
         """The journal, in a store of its own: its writes never hold up the state's."""
-        from .journal import JournalWriter
-
         return JournalWriter(self.store.beside("journal"), self.config.journal_limit)
 
     def reset(self) -> None:
@@ -59,17 +52,3 @@ class MockState:
             self.journal_writer.stop()
             self.journal_writer.store.close()
         self.store.close()
-
-
-REQUESTED_PATH = "chatimg.requested_path"  # environ: the path sent, where an alias was used
-
-
-def requested_path(request: Request) -> str:
-    """The path the caller used (a vendor's API may be served under an alias of its own)."""
-    return request.environ.get(REQUESTED_PATH) or request.path
-
-
-def request_origin(request: Request) -> str:
-    """``scheme://host`` the caller used (``request.host_url`` less its cost: it re-encodes
-    the whole URL)."""
-    return f"{request.scheme}://{request.host}"

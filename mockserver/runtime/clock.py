@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .records import Setting
-from .store import Store
+from ..storage.records import Setting
+from ..storage.store import Store
 
 OFFSET = "clock_offset"
 # The clock reads from the epoch to the last second of 9999: what int() and datetime can

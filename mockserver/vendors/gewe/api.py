@@ -13,17 +13,17 @@ from typing import Any
 
 from flask import Request, Response
 
-from .. import images
-from ..config import GeweDevice
-from ..errors import RequestProblem, VendorError
-from ..files import issue_file_url
-from ..image_sources import ImageSourceError, image_bytes_for_url
-from ..records import ImageMessage, StoredImage, image_key
-from ..specs import Operation
-from ..state import request_origin
-from ..wechat_cdn import find_image, new_image, new_msg_ids
-from ..wechat_xml import ImageXmlError, parse_image_xml
-from . import Call, Handler, VendorApi, credential_in, json_response
+from ...config import GeweDevice
+from ...errors import RequestProblem, VendorError
+from ...incoming import request_origin
+from ...media import images
+from ...runtime.file_links import issue_file_url
+from ...specs import Operation
+from ...storage.records import ImageMessage, StoredImage, image_key
+from ..base import Call, Handler, VendorApi, credential_in, json_response
+from ..wechat.cdn import find_image, new_image, new_msg_ids
+from ..wechat.message_xml import ImageXmlError, parse_image_xml
+from .image_sources import ImageSourceError, image_bytes_for_url
 
 TOKEN_HEADER = "X-GEWE-TOKEN"
 OK_MSG = "操作成功"

@@ -10,18 +10,20 @@ from typing import Any
 
 from flask import Request, Response
 
-from . import images, journal, scenarios
-from .clock import ClockError
-from .config import LarkApp
-from .data_files import data_dir, fixture_image, kit_version
-from .errors import RequestProblem, VendorError
-from .files import FILES_PREFIX, file_response
-from .journal import mask
-from .records import Delivery, Rule, StoredImage, Subscription, image_key
-from .specs import Operation
-from .state import MockState, request_origin
-from .vendors import Call, Handler, VendorApi, credential_in, json_response
-from .wechat_cdn import receive_image
+from ..config import LarkApp
+from ..data_files import data_dir, fixture_image, kit_version
+from ..errors import RequestProblem, VendorError
+from ..incoming import request_origin
+from ..media import images
+from ..runtime import journal, scenarios
+from ..runtime.clock import ClockError
+from ..runtime.file_links import FILES_PREFIX, file_response
+from ..runtime.journal import mask
+from ..runtime.state import MockState
+from ..specs import Operation
+from ..storage.records import Delivery, Rule, StoredImage, Subscription, image_key
+from ..vendors.base import Call, Handler, VendorApi, credential_in, json_response
+from ..vendors.wechat.cdn import receive_image
 
 DEFAULT_FIXTURE = "landscape.jpg"
 DEFAULT_LARK_USER = "ou_84aad35d084aa403a838cf73ee18467"

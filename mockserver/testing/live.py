@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal, Self, overload
 import httpx
 from werkzeug.serving import BaseWSGIServer
 
-from .app import create_app, mock_state
-from .config import MockConfig
-from .serving import werkzeug_server
-from .journal import JournalView
-from .specs import VENDOR_SPECS
-from .state import MockState
+from ..config import MockConfig
+from ..http.app import create_app, mock_state
+from ..http.serving import werkzeug_server
+from ..runtime.journal import JournalView
+from ..runtime.state import MockState
+from ..specs import VENDOR_SPECS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -14,9 +14,9 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
 
-from . import images
-from .files import file_id_from_url, linked_file
-from .state import MockState
+from ...media import images
+from ...runtime.file_links import file_id_from_url, linked_file
+from ...runtime.state import MockState
 
 DEFAULT_PLACEHOLDER_SIZE = (400, 400)
 FETCH_TIMEOUT_SECONDS = 10.0

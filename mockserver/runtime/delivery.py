@@ -15,14 +15,29 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from .journal import record_delivery
-from .records import Delivery
-from .state import MockState
+from ..storage.records import Delivery
+from ..storage.store import Store
+from .clock import Clock
+from .journal import JournalWriter, record_delivery
+
+if TYPE_CHECKING:
+    from ..config import MockConfig
+
+
+class DeliveryState(Protocol):
+    """What the deliverer reads of the mock's state (the state itself, which builds it)."""
+
+    config: MockConfig
+    store: Store
+    clock: Clock
+
+    @property
+    def journal_writer(self) -> JournalWriter: ...
 
 ANSWER_TEXT_LIMIT = 500
 
@@ -54,7 +69,7 @@ def check_callback_url(url: str, allow_hosts: tuple[str, ...]) -> None:
 class Deliverer:
     """Sends deliveries from a small thread pool; retries run on timers."""
 
-    def __init__(self, state: MockState):
+    def __init__(self, state: DeliveryState):
         self._state = state
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatimg-delivery")
         self._http = httpx.Client()

@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from .records import Variant
+from ...storage.records import Variant
 
 # WeChat puts the CDN file id in each of these; they name the same file in the docs' examples.
 CDN_URL_ATTRIBUTES = ("cdnmidimgurl", "cdnbigimgurl", "cdnthumburl")

@@ -1,0 +1,1 @@
+"""Admin: the mock's own routes (specs/admin.yaml)."""

@@ -1,0 +1,1 @@
+"""Media: every piece of image work, behind byte-in/byte-out functions."""

@@ -1,0 +1,1 @@
+"""Storage: what the mock remembers (records) and the stores that keep it."""

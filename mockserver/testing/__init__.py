@@ -1,0 +1,1 @@
+"""Testing: the mock on a live socket, and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""GeWe: postImage, downloadImage, forwardImage."""

@@ -1,0 +1,1 @@
+"""Lark / Feishu: tenant token, image upload and download, events."""

@@ -1,0 +1,1 @@
+"""What GeWe and the wid API share: WeChat's image CDN and its message XML."""

@@ -1,0 +1,1 @@
+"""The wid instance API: getMsgImg."""
