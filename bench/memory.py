@@ -31,11 +31,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/memory.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.operations import GEWE_APP_ID, GEWE_TOKEN, LARK_APP, BenchRequest  # noqa: E402
-from bench.run import baseline_servers  # noqa: E402
-from bench.servers import RssSampler, RunningServer, ServerKind, StartError, process_tree, stop_all  # noqa: E402
+from bench.operations import GEWE_APP_ID, GEWE_TOKEN, LARK_APP, BenchRequest
+from bench.run import baseline_servers
+from bench.servers import RssSampler, RunningServer, ServerKind, StartError, process_tree, stop_all
 
 MOCK = ServerKind("mock", f"{shlex.quote(sys.executable)} -m mockserver serve --port {{port}} "
                   "{quiet}",

@@ -36,7 +36,7 @@ def profile_operation(operation: Operation, *, requests: int, top: int, profiler
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATIMG_")}
     try:
         app = create_app(MockConfig.load(config_path, env=env))
-    except Exception as exc:  # noqa: BLE001 - whatever stops the mock from building is the answer
+    except Exception as exc:  # (whatever stops the mock from building is the answer)
         raise ProfileError(f"the mock did not build: {type(exc).__name__}: {exc}") from None
     with httpx.Client(transport=httpx.WSGITransport(app=app),
                       base_url="http://127.0.0.1:4010") as setup_client:

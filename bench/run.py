@@ -33,12 +33,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench import imports  # noqa: E402
-from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk  # noqa: E402
-from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError  # noqa: E402
-from bench.servers import (  # noqa: E402
+from bench import imports
+from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk
+from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError
+from bench.servers import (
     SERVERS,
     RssSampler,
     RunningServer,
@@ -408,7 +408,7 @@ def baseline_servers(servers: list[ServerKind], rev: str, log_dir: Path) -> list
         if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
             tar.extractall(source, filter="data")
         else:
-            tar.extractall(source)  # noqa: S202  (our own repository's archive)
+            tar.extractall(source)  # (our own repository's archive)
     return [replace(kind, name=f"{kind.name}@{commit}", source=source,
                     description=f"{kind.command}, at commit {commit}")
             for kind in servers if kind.stateful]

@@ -337,7 +337,7 @@ def _convert(type_name: Any, value: Any, where: str, problems: _Problems) -> Any
             raise ConfigError(f"{where} must map error codes to {{status, msg}}")
         return {_to_int(code, where): _build(LarkErrorOverride, item, f"{where}.{code}", problems)
                 for code, item in value.items()}
-    if type_name == "int" or type_name == "int | None" and value is not None:
+    if type_name == "int" or (type_name == "int | None" and value is not None):
         return _to_int(value, where)
     if type_name == "float":
         return _to_float(value, where)
@@ -362,7 +362,7 @@ def _to_float(value: Any, where: str) -> float:
 
 def _to_int(value: Any, where: str) -> int:
     # int() would cut 1.5 to 1, and raise OverflowError for .inf.
-    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ConfigError(f"{where} must be a whole number, not {value!r}")
     try:
         return int(value)

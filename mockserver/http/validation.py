@@ -311,7 +311,7 @@ def _text(error: BaseException) -> str:
     do so can fail)."""
     try:
         return _cut(str(error))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return type(error).__name__
 
 
