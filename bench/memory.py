@@ -213,7 +213,7 @@ def render(runs: list[Run], settle: float) -> str:
                          f"{r.seconds:.1f}") for r in runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) if i < 2 else cell.rjust(width)
-                       for i, (cell, width) in enumerate(zip(row, widths))).rstrip()
+                       for i, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     notes = [f"- {r.server} / {r.route} / {r.count}: {r.error}" for r in runs if r.error]

@@ -96,13 +96,19 @@ def webhook_checks(webhooks: list[Webhook]) -> list[Check]:
     """Checks of bots' endpoints (``--webhook vendor=URL``), not of a server."""
     checks = []
     for webhook in webhooks:
+        def answers_events(_target: Target, hypothesis_settings: settings,
+                           webhook: Webhook = webhook) -> None:
+            check_answers_events(webhook, hypothesis_settings)
+
+        def echoes_challenge(_target: Target, _settings: settings,
+                             webhook: Webhook = webhook) -> None:
+            check_url_verification(webhook)
+
         checks.append(Check(
             f"webhook.{webhook.vendor}", "any allowed event, and its duplicate, is answered "
-            f"2xx within {webhook.timeout:.0f} s",
-            lambda _target, hypothesis_settings, webhook=webhook: check_answers_events(
-                webhook, hypothesis_settings)))
+            f"2xx within {webhook.timeout:.0f} s", answers_events))
         if webhook.vendor == "lark":
             checks.append(Check(
                 "webhook.lark.url_verification", "the url_verification challenge is echoed",
-                lambda _target, _settings, webhook=webhook: check_url_verification(webhook)))
+                echoes_challenge))
     return checks

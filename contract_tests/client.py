@@ -15,7 +15,7 @@ import json
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import httpx
@@ -259,7 +259,7 @@ def example_replies(call: ClientCall, *, allowed: bool) -> list[Reply]:
     return [Reply(502, {"Content-Type": "text/html"}, HTML_502, kind="HTML error page"),
             Reply(200, {"Content-Type": "text/plain"}, b"not json", kind="not JSON"),
             Reply.of_json(200, {}, [], "not an object"),
-            *[_mutate(Reply.of_json(status, {}, body), pick, lambda old, d=digits: _quote(old, d))
+            *[_mutate(Reply.of_json(status, {}, body), pick, partial(_quote, digits=digits))
               for status, body in examples if body not in refusals
               for pick, (node, key) in enumerate(_places(body))
               if type(node[key]) is int for digits in DIGITS[1:]],

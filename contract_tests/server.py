@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -19,6 +19,9 @@ from mockserver.specs import ApiSpec, Operation
 from .strategies import SchemaResolver, from_schema, invalid_body
 from .target import Target
 from .wire import response_problems, schema_error_text
+
+if TYPE_CHECKING:
+    from openapi_schema_validator import OAS30Validator
 
 
 class ContractViolation(AssertionError):
@@ -98,18 +101,25 @@ def request_cases(spec: ApiSpec, operation: Operation, target: Target, *,
         flaws.append(st.builds(lambda p, bad: RequestCase(operation, bad[0], p, headers, bad[1]),
                                path_params, invalid_body(media["schema"], resolver)))
     for name in headers:
-        flaws.append(valid_cases.map(lambda c, name=name: RequestCase(
-            operation, f"{name} header missing", c.path_params,
-            {k: v for k, v in headers.items() if k != name}, c.body)))
-        flaws.append(valid_cases.map(lambda c, name=name: RequestCase(
-            operation, f"{name} header wrong", c.path_params,
-            {**headers, name: _wrong_credential(headers[name])}, c.body)))
+        def header_missing(c: RequestCase, name: str = name) -> RequestCase:
+            return RequestCase(operation, f"{name} header missing", c.path_params,
+                               {k: v for k, v in headers.items() if k != name}, c.body)
+
+        def header_wrong(c: RequestCase, name: str = name) -> RequestCase:
+            return RequestCase(operation, f"{name} header wrong", c.path_params,
+                               {**headers, name: _wrong_credential(headers[name])}, c.body)
+
+        flaws.append(valid_cases.map(header_missing))
+        flaws.append(valid_cases.map(header_wrong))
     for param in _parameters(item, "path"):
         schema = param.get("schema", {})
         if "pattern" in schema:
             validator = resolver.validator(schema)
-            bad = st.text("abcxyz-", min_size=1, max_size=8).filter(
-                lambda v, validator=validator: not validator.is_valid(v))
+
+            def refused(v: str, validator: OAS30Validator = validator) -> bool:
+                return not validator.is_valid(v)
+
+            bad = st.text("abcxyz-", min_size=1, max_size=8).filter(refused)
             flaws.append(st.builds(lambda c, v, n=param["name"]: RequestCase(
                 operation, f"path parameter {n} malformed", {**c.path_params, n: v},
                 c.headers, c.body), valid_cases, bad))

@@ -156,13 +156,20 @@ def invalid_body(schema: Schema, resolver: SchemaResolver,
         st.tuples(st.just("body is not an object"), st.lists(st.integers(), max_size=2)
                   | st.text(TEXT, max_size=5))]
     for name in schema.get("required", ()):
-        cases.append(valid.map(lambda body, name=name: (
-            f"required field {name} missing", {k: v for k, v in body.items() if k != name})))
+        def field_missing(body: dict[str, Any], name: str = name) -> tuple[str, Any]:
+            return (f"required field {name} missing",
+                    {k: v for k, v in body.items() if k != name})
+
+        cases.append(valid.map(field_missing))
     for name, prop in properties.items():
         prop = resolver.resolve(prop)
         if "oneOf" in prop or "anyOf" in prop:
             continue
-        cases.append(st.tuples(valid, _wrong_type(prop)).map(lambda pair, name=name: (
-            f"field {name} of the wrong type", {**pair[0], name: pair[1]})))
+
+        def field_mistyped(pair: tuple[dict[str, Any], Any], name: str = name
+                           ) -> tuple[str, Any]:
+            return f"field {name} of the wrong type", {**pair[0], name: pair[1]}
+
+        cases.append(st.tuples(valid, _wrong_type(prop)).map(field_mistyped))
     validator = resolver.validator(schema)
     return st.one_of(cases).filter(lambda case: not validator.is_valid(case[1]))

@@ -25,16 +25,19 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
-if TYPE_CHECKING:
-    from .config import (
-        GeweConfig,
-        GeweDevice,
-        LarkApp,
-        LarkConfig,
-        MockConfig,
-        WidConfig,
-        WidInstance,
-    )
-    from .errors import ConfigError, MockServerError, RequestProblem, SpecError, VendorError
-    from .http.app import create_app, mock_state
-    from .testing.live import LiveServer
+if TYPE_CHECKING:  # (the names as type checkers see them: "X as X" marks a re-export)
+    from .config import GeweConfig as GeweConfig
+    from .config import GeweDevice as GeweDevice
+    from .config import LarkApp as LarkApp
+    from .config import LarkConfig as LarkConfig
+    from .config import MockConfig as MockConfig
+    from .config import WidConfig as WidConfig
+    from .config import WidInstance as WidInstance
+    from .errors import ConfigError as ConfigError
+    from .errors import MockServerError as MockServerError
+    from .errors import RequestProblem as RequestProblem
+    from .errors import SpecError as SpecError
+    from .errors import VendorError as VendorError
+    from .http.app import create_app as create_app
+    from .http.app import mock_state as mock_state
+    from .testing.live import LiveServer as LiveServer

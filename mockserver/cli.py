@@ -203,7 +203,7 @@ def _serve_gunicorn(config: MockConfig, workers: int, threads: int, temporary: b
             limit_header_stalls(listener.sock, config.request_timeout_seconds)
         _announce(config, server.LISTENERS[0].sock.getsockname()[1], temporary)
 
-    class MockApplication(BaseApplication):  # type: ignore[misc]
+    class MockApplication(BaseApplication):
         def load_config(self) -> None:
             settings: dict[str, Any] = {
                 "bind": _host_port(config.host, config.port), "workers": workers,

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
@@ -63,7 +63,8 @@ class _Request(Request):
         if cap is None or self.content_length is not None or \
                 "wsgi.input_terminated" not in self.environ:
             return super().stream
-        return _CappedStream(self.environ["wsgi.input"], cap)
+        # a binary stream, cast as Werkzeug casts its own LimitedStream
+        return cast("IO[bytes]", _CappedStream(self.environ["wsgi.input"], cap))
 
 
 def create_app(config: MockConfig | None = None, *, store: Store | None = None) -> Flask:
@@ -167,7 +168,8 @@ def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
 
     def view(**_path: str) -> Response:
         directive = None
-        current = request._get_current_object()  # once: each use of the proxy costs a lookup
+        # once: each use of the proxy costs a lookup (Flask types the proxy as a Request)
+        current = request._get_current_object()  # type: ignore[attr-defined]
         try:
             directive = _preferred(current) if scenarios_apply else None
             try:

@@ -122,11 +122,13 @@ def _typed(schema: Mapping[str, Any]) -> Check:
         ("string", _string(schema)), ("number", _number(schema)),
         ("array", _array(schema)), ("object", _object(schema)),
     ) if inner is not None}
-    checks = []
+    checks: list[Check] = []
     if "type" in schema:
         kind = schema["type"]
         if not isinstance(kind, str) or kind not in _TYPES:
             raise _Unsupported(kind)  # jsonschema raises UnknownType
+        is_kind: Check
+        inner: Check
         if kind == "string" and schema.get("format") == "binary":
             is_kind, inner = _str_or_bytes, _always  # the validator's allowance for bytes
         else:

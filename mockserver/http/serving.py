@@ -266,7 +266,7 @@ def _gunicorn_worker() -> type:
     from gunicorn import util
     from gunicorn.workers.gthread import ThreadWorker
 
-    class MockWorker(ThreadWorker):  # type: ignore[misc]
+    class MockWorker(ThreadWorker):
         """gunicorn's threaded worker, its own refusals (request line or headers too long)
         written as JSON: gunicorn writes them all through ``util.write_error``."""
 

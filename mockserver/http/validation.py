@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import reprlib
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Request
 from openapi_core.datatypes import RequestParameters
@@ -24,6 +24,9 @@ from ..errors import RequestProblem
 from ..incoming import ValidRequest, body_problem, read_json, unreadable
 from ..specs import ApiSpec, Operation
 from .schema_check import Check, compile_check
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 class _OpenAPIRequest:
@@ -113,8 +116,9 @@ class RequestValidator:
         except Exception as exc:  # openapi-core asserts on some malformed bodies (multipart)
             raise RequestProblem("body", None, "invalid",
                                  f"the request body cannot be read: {_text(exc)}") from exc
-        if result.errors:
-            raise _problem(result.errors[0])
+        errors = cast("list[Exception]", result.errors)  # typed Iterable, always made a list
+        if errors:
+            raise _problem(errors[0])
         parameters = result.parameters
         return ValidRequest(
             path=parameters.path, query=parameters.query, header=parameters.header,
@@ -290,7 +294,8 @@ def _problem(error: Exception) -> RequestProblem:
 def _body_problem(error: Exception) -> RequestProblem:
     cause = error.__cause__
     if isinstance(cause, InvalidSchemaValue):
-        schema_errors = list(cause.schema_errors)
+        # typed as Exceptions: openapi-core's schema validator gives jsonschema's errors
+        schema_errors = list(cast("Iterable[ValidationError]", cause.schema_errors))
         if schema_errors:
             first = min(schema_errors, key=lambda e: len(e.absolute_path))
             if first.validator == "required":

@@ -169,7 +169,7 @@ def _opened(data: bytes) -> Image.Image:
             continue
         try:
             with _read_errors_as_not_an_image():
-                return factory(io.BytesIO(data))
+                return factory(io.BytesIO(data), "")  # the name Image.open gives a stream
         except NotAnImage as failed:
             error = failed
     raise error or NotAnImage("not a recognised image format")
@@ -219,7 +219,7 @@ def _decoded(data: bytes, min_side: int | None = None) -> Iterator[tuple[Image.I
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim; None where the C library has none (musl, macOS, Windows)."""
     try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):
         return None
 

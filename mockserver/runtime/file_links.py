@@ -96,7 +96,8 @@ def _signing_key(state: MockState) -> bytes:
     key = _existing_key(state)
     if key is None:
         made = state.store.update(Setting, SIGNING_KEY, _new_key)
-        key = bytes.fromhex(made.value)  # type: ignore[union-attr]  (_new_key never gives None)
+        assert made is not None  # _new_key never gives None
+        key = bytes.fromhex(made.value)
     return key
 
 

@@ -259,7 +259,8 @@ RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
 
 def record_to_dict(record: Record) -> dict[str, Any]:
     """Plain data for a backend to keep; shallow, as only ``variants`` holds dataclasses."""
-    data = {name: getattr(record, name) for name in _field_names(type(record))}
+    record_type: type = type(record)  # as a plain type: mypy reads a dataclass's as unhashable
+    data = {name: getattr(record, name) for name in _field_names(record_type)}
     if isinstance(record, StoredImage):
         data["variants"] = {name: dict(v.__dict__) for name, v in record.variants.items()}
     return data

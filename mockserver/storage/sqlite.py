@@ -263,7 +263,8 @@ class SqliteStore(Store):
             self._cached, self._known_blobs = {}, set()
             self._cached_at = generation
 
-    def _through_cache(self, cls: type, key: str | None, read: Callable[[], Any]) -> Any:
+    def _through_cache(self, cls: type[Record], key: str | None, read: Callable[[], Any]
+                       ) -> Any:
         self._renew_stale_cache()
         cached = self._cached  # the generation's own: a value read now is never newer than it
         slot = (cls.kind, key)

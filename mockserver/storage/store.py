@@ -67,7 +67,7 @@ class Store(ABC):
     def clear(self) -> None:
         """Forget everything."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (not abstract: most stores keep nothing open)
         """Release files and connections; the default keeps nothing open."""
 
     @abstractmethod

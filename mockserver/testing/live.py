@@ -12,7 +12,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, cast, overload
 
 import httpx
 from werkzeug.serving import BaseWSGIServer
@@ -26,6 +26,7 @@ from ..specs import VENDOR_SPECS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+    from flask import Flask
 
 FaultKind = Literal["latency", "reset", "empty", "truncate", "trickle"]
 
@@ -155,6 +156,13 @@ class ArmedRule:
                    action=reply["action"], remaining=reply["remaining"])
 
 
+def _url_host(address: str | bytes | bytearray) -> str:
+    """The bound address as a URL's host: an IPv6 one in brackets, else its port would not
+    be told from it. An IP socket's address is always a str; bytes only in the stubs."""
+    host = address if isinstance(address, str) else bytes(address).decode("ascii")
+    return f"[{host}]" if ":" in host else host
+
+
 class LiveServer:
     """A threaded HTTP server on 127.0.0.1 and a free port, serving one mock app (or, in
     tests, any WSGI app: a bot's endpoint).
@@ -182,11 +190,11 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.server_address[0]}:{self.port}"
+        return f"http://{_url_host(self._server.server_address[0])}:{self.port}"
 
     @property
     def state(self) -> MockState:
-        return mock_state(self.app)
+        return mock_state(cast("Flask", self.app))  # a mock's app: create_app made it
 
     @overload
     def send_image(self, vendor: Literal["gewe", "wid"], **options: Any
@@ -286,7 +294,7 @@ class LiveServer:
         """What the mock was asked and answered: ``server.journal.assert_called("getImage")``."""
         return JournalView(self.state.journal_writer)
 
-    def start(self) -> LiveServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

@@ -31,7 +31,8 @@ def _mock_module(name: str) -> ModuleType:
         message = missing_extra(exc)
         if message is None:
             raise
-    pytest.fail(f"the chatimg_mock fixture {message}", pytrace=False)  # (outside the except: no chained traceback)
+    # (Outside the except: no chained traceback.)
+    pytest.fail(f"the chatimg_mock fixture {message}", pytrace=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -161,7 +161,8 @@ def credential_in(value: str, accepted: Iterable[str]) -> bool:
     """Whether ``value`` is one of the ``accepted`` credentials, compared in constant time:
     how long a refusal takes must not tell a caller how much of a token was right."""
     given = value.encode("utf-8", "surrogatepass")
-    return any([hmac.compare_digest(given, credential.encode("utf-8", "surrogatepass"))
+    # (A list, not a generator: every credential is compared, whichever matches.)
+    return any([hmac.compare_digest(given, credential.encode("utf-8", "surrogatepass"))  # noqa: C419
                 for credential in accepted])
 
 

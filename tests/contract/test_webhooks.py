@@ -116,7 +116,7 @@ def test_a_bot_slower_than_the_vendor_timeout_is_found(bot) -> None:
         time.sleep(0.5)
         return "ok", 200
 
-    with pytest.raises(ContractViolation, match="lark gives up after 0.3 s"):
+    with pytest.raises(ContractViolation, match=r"lark gives up after 0\.3 s"):
         check_answers_events(Webhook("lark", bot(app), timeout_seconds=0.3),
                              settings(CI, max_examples=2, phases=[Phase.generate]))
 

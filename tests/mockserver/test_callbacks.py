@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import re
 import time
@@ -504,8 +505,8 @@ def test_a_bot_answering_500_is_retried_on_schedule_until_it_runs_out(
     assert final["state"] == "failed"
     assert [a["status"] for a in final["attempts"]] == [500, 500, 500]
     arrivals = [r.arrived for r in bot.wait_for(3)]
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
-    assert all(wait <= gap < wait + 1.0 for gap, wait in zip(gaps, RETRIES)), gaps
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert all(wait <= gap < wait + 1.0 for gap, wait in zip(gaps, RETRIES, strict=True)), gaps
     assert len({r.body for r in bot.requests}) == 1  # every attempt carries the same bytes
     time.sleep(0.3)
     assert len(bot.requests) == 3  # nothing after the schedule ran out

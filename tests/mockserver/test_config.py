@@ -115,7 +115,7 @@ def test_port_variable_out_of_range_is_refused_naming_it(port: str) -> None:
 
 
 def test_check_port_refuses_a_port_out_of_range_naming_its_source() -> None:
-    with pytest.raises(ConfigError, match="^--port must be a port number from 0 to 65535, not 65536$"):
+    with pytest.raises(ConfigError, match=r"^--port must be a port number from 0 to 65535, not 65536$"):
         check_port(65536, "--port")
 
 
@@ -127,7 +127,7 @@ def test_public_url_that_is_an_origin_is_kept_as_written(tmp_path: Path, origin:
 
 
 def test_public_url_variable_that_is_no_origin_is_refused_naming_it() -> None:
-    with pytest.raises(ConfigError, match="^CHATIMG_PUBLIC_URL must be http"):
+    with pytest.raises(ConfigError, match=r"^CHATIMG_PUBLIC_URL must be http"):
         MockConfig.load(env={"CHATIMG_PUBLIC_URL": "ftp://files.example.com"})
 
 

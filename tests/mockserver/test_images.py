@@ -63,8 +63,10 @@ def test_probe_reports_format_mime_extension_and_real_dimensions(name: str, expe
     assert probe(fixture_image(name)) == expected
 
 
-@pytest.mark.parametrize(("image_format", "mime_type", "extension"), [("BMP", "image/bmp", "bmp"), ("ICO", "image/x-icon", "ico")])
-def test_probe_recognises_other_lark_upload_formats(image_format: str, mime_type: str, extension: str) -> None:
+@pytest.mark.parametrize(("image_format", "mime_type", "extension"),
+                         [("BMP", "image/bmp", "bmp"), ("ICO", "image/x-icon", "ico")])
+def test_probe_recognises_other_lark_upload_formats(image_format: str, mime_type: str,
+                                                    extension: str) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (48, 32), (10, 20, 30)).save(buffer, image_format)
 
@@ -139,7 +141,8 @@ def test_probe_raises_only_not_an_image_on_arbitrary_bytes(data: bytes) -> None:
     cut=st.floats(min_value=0.0, max_value=1.0),
     flips=st.lists(st.tuples(st.floats(min_value=0.0, max_value=1.0), st.integers(1, 255)), max_size=4),
 )
-def test_damaged_fixtures_yield_a_result_or_not_an_image_never_another_error(name, operation, cut, flips) -> None:
+def test_damaged_fixtures_yield_a_result_or_not_an_image_never_another_error(
+        name, operation, cut, flips) -> None:
     data = bytearray(fixture_image(name))
     for position, mask in flips:
         data[int(position * (len(data) - 1))] ^= mask
@@ -209,7 +212,7 @@ def test_downscale_of_transparent_png_stays_png_with_alpha() -> None:
 def test_downscale_of_animated_gif_uses_first_frame() -> None:
     smaller = downscale(fixture_image("tiny.gif"), 16)
 
-    red, green, blue = opened(smaller).convert("RGB").getpixel((8, 8))
+    red, _green, blue = opened(smaller).convert("RGB").getpixel((8, 8))
     assert red > 200 and blue < 80  # frame 0 is a red disc, frame 1 a blue one
 
 
@@ -308,7 +311,8 @@ def test_placeholder_is_byte_identical_on_repeated_calls() -> None:
 
 
 def test_placeholder_is_byte_identical_across_processes() -> None:
-    code = "import hashlib, sys; from mockserver.media.images import placeholder; print(hashlib.sha256(placeholder(400, 400, 'img_v3_abc')).hexdigest())"
+    code = ("import hashlib; from mockserver.media.images import placeholder; "
+            "print(hashlib.sha256(placeholder(400, 400, 'img_v3_abc')).hexdigest())")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONHASHSEED": "12345"}
 
     other = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

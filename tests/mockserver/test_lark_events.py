@@ -113,7 +113,7 @@ def test_image_event_has_lark_id_shapes_string_times_and_json_string_content() -
     assert re.fullmatch(r"[0-9a-f]{32}", header["event_id"])
     assert header["create_time"] == message["create_time"] == message["update_time"] \
         == "1764151200123"
-    assert message["content"] == '{"image_key":"%s"}' % IMAGE_KEY
+    assert message["content"] == f'{{"image_key":"{IMAGE_KEY}"}}'
     for value, prefix in [(message["message_id"], "om_"), (message["chat_id"], "oc_"),
                           (payload["event"]["sender"]["sender_id"]["open_id"], "ou_"),
                           (payload["event"]["sender"]["sender_id"]["union_id"], "on_")]:

@@ -4,7 +4,9 @@ typed reply of ``send_image``, and the near misses of ``journal.assert_called``.
 from __future__ import annotations
 
 import json
+import socket
 import time
+from collections.abc import Callable, Iterable
 
 import httpx
 import pytest
@@ -272,3 +274,27 @@ def test_assert_called_shows_no_near_misses_when_too_many_calls_matched(
         chatimg_mock.journal.assert_called("postImage", times=1, toWxid="wxid_a")
 
     assert "found 2" in str(raised.value) and "near misses" not in str(raised.value)
+
+
+# --- url -------------------------------------------------------------------------------------
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_url_on_ipv6_loopback_puts_the_host_in_brackets() -> None:
+    def bot(environ: dict[str, object], start_response: Callable[..., object]
+            ) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with LiveServer(app=bot, host="::1") as server:
+        assert server.url == f"http://[::1]:{server.port}"
+        assert httpx.get(server.url + "/").text == "ok"

@@ -118,7 +118,7 @@ def test_forty_half_sent_requests_leave_a_normal_call_answered_at_once(
 def test_a_stalled_body_times_out_in_the_vendors_envelope(served: ServedMock) -> None:
     with half_sent(served) as sock:
         reply = read_reply(sock)
-    status, _, body = reply.partition(b"\r\n\r\n")
+    _, _, body = reply.partition(b"\r\n\r\n")
     assert json.loads(body) == {
         "ret": 500, "msg": "参数错误: the request body stopped before its end: "
                            "the client stalled or went away"}

@@ -8,8 +8,8 @@ failures carry no ``data`` (vendor notes 1.2, 1.3, from real replies).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from flask import Request, Response
 
@@ -68,7 +68,7 @@ def token_invalid(token: str) -> GeweError:
 
 
 # Failures seen in real replies (vendor notes 1.3), by the names rules and Prefer headers use.
-ARMED_ERRORS = {
+ARMED_ERRORS: dict[str, Callable[..., GeweError]] = {
     "token_missing": lambda **_: token_missing(),
     "token_invalid": lambda context, **_: token_invalid(context.get("token") or "?"),
     "device_not_found": lambda action_failed, context, **_: GeweError(
@@ -96,7 +96,7 @@ class GeweApi(VendorApi):
     # The hosted service's base is /gewe/v2/api; the self-hosted container serves the same
     # API at /v2/api, the base gewechat-client's README shows (vendor notes 1.1, sdk-notes).
     base_paths = ("/gewe/v2/api", "/v2/api")
-    path_aliases = {"/v2/api/": "/gewe/v2/api/"}
+    path_aliases: ClassVar[Mapping[str, str]] = {"/v2/api/": "/gewe/v2/api/"}
     path_prefixes = ("/gewe/",)  # (and /v2/api/, resolved to /gewe/v2/api/ before routing)
 
     def handlers(self) -> Mapping[str, Handler]:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from flask import Request, Response, g
@@ -361,10 +361,12 @@ class LarkApi(VendorApi):
         store = self.state.store
         known = [store.load(LarkChat, lark_chat_key(app_id, user)) for user in user_ids]
         chat_id = next((chat.chat_id for chat in known if chat), None) or new or lark_id("oc")
-        for user, chat in zip(user_ids, known):
+        for user, chat in zip(user_ids, known, strict=True):
             if chat is None:  # the first worker to claim it wins, should two race
-                chat_id = store.update(LarkChat, lark_chat_key(app_id, user),
-                                       _kept_or(LarkChat(app_id, user, chat_id))).chat_id
+                claimed = store.update(LarkChat, lark_chat_key(app_id, user),
+                                       _kept_or(LarkChat(app_id, user, chat_id)))
+                assert claimed is not None  # _kept_or never gives None
+                chat_id = claimed.chat_id
         return chat_id
 
     def get_image(self, call: Call) -> Response:
@@ -439,8 +441,9 @@ class LarkApi(VendorApi):
     def accepts(self, subscription: Subscription, payload: Mapping[str, Any]) -> bool:
         return subscription.account == payload["header"]["app_id"]
 
-    def receive_image(self, app: LarkApp, *, data: bytes, sender_open_id: str, chat_type: str,
-                      chat_id: str | None) -> tuple[LarkMessage, dict[str, Any]]:
+    def receive_image(self, app: LarkApp, *, data: bytes, sender_open_id: str,
+                      chat_type: Literal["p2p", "group"], chat_id: str | None
+                      ) -> tuple[LarkMessage, dict[str, Any]]:
         """A user sends the bot a picture: kept as a user-sent resource of a new message,
         and the im.message.receive_v1 event that tells the bot."""
         subscription = self.configured_subscription(app)
@@ -459,8 +462,9 @@ class LarkApi(VendorApi):
             chat_type=chat_type, sender=sender_open_id, image_keys=(key,),
             create_time_ms=now_ms)
         self.state.store.save(message)
-        token = (subscription.options.get("verification_token") if subscription
-                 else app.verification_token)
+        # subscribe_events, the only maker of Lark subscriptions, always keeps a token
+        token: str = (subscription.options["verification_token"] if subscription
+                      else app.verification_token)
         event = image_message_event(
             app_id=app.app_id, tenant_key=app.tenant_key, verification_token=token,
             message_id=message.message_id, chat_id=message.chat_id, chat_type=chat_type,
