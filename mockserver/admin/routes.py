@@ -45,6 +45,7 @@ class AdminError(VendorError):
 
 class AdminApi(VendorApi):
     spec_name = "admin"
+    secret_headers = (ADMIN_TOKEN_HEADER,)
     base_paths = (ADMIN_PREFIX.rstrip("/"),)
     path_prefixes = (ADMIN_PREFIX, FILES_PREFIX)
 

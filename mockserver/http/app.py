@@ -108,7 +108,10 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
         g.started = time.perf_counter()
 
     if config.journal:
-        secrets = journal.Secrets(config.secrets())
+        secrets = journal.Secrets(
+            config.secrets(), fields={f for api in apis.values() for f in api.secret_fields},
+            headers={h for api in apis.values() for h in api.secret_headers})
+        state.journal_writer.secrets = secrets
         # Entries keep replies as text: the journal reads their vendor codes when it is read.
         state.journal_writer.reply_codes.update(
             {name: api.reply_code for name, api in apis.items()})

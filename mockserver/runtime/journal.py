@@ -38,8 +38,8 @@ __all__ = ["JournalEntry", "JournalView", "Secrets", "clear", "query", "record_d
            "record_exchange"]
 
 log = logging.getLogger(__name__)
-SECRET_HEADERS = ("authorization", "x-gewe-token", "x-chatimg-admin-token", "cookie")
-SECRET_FIELDS = ("app_secret", "tenant_access_token")
+# Headers masked whatever the API; each API names its own too (``VendorApi.secret_headers``).
+COMMON_SECRET_HEADERS = ("authorization", "cookie")
 CALLBACK = "callback"  # the operation of a callback's entry
 BODY_TEXT_LIMIT = 2000
 # A JSON body up to this size is kept as its text until read; a bigger one is summarised at
@@ -60,22 +60,25 @@ def mask(value: str) -> str:
     return f"***{value[-4:]}" if len(value) > 8 else "***"
 
 
-def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = ()) -> Any:
-    """JSON as data (long strings cut), text cut, binary as its size; secrets masked."""
+def summarise_body(data: bytes, content_type: str | None, secrets: Collection[str] = (),
+                   fields: Collection[str] = ()) -> Any:
+    """JSON as data (long strings cut), text cut, binary as its size; the ``secrets`` values
+    and the values of JSON ``fields`` masked."""
     if not data:
         return None
     kind = _kind(content_type)
     if _is_json(kind, data):
         try:
-            return _shorten(json.loads(data), secrets)
+            return _shorten(json.loads(data), secrets, fields)
         except (ValueError, RecursionError):  # summarised as text, like any unreadable JSON
             pass
     if kind.startswith("text/") or kind in ("application/json", "application/xml"):
-        return _shorten(data.decode("utf-8", "replace"), secrets)
+        return _shorten(data.decode("utf-8", "replace"), secrets, fields)
     return {"bytes": len(data), "content_type": kind or None}
 
 
-def _shorten(value: Any, secrets: Collection[str], depth: int = 0) -> Any:
+def _shorten(value: Any, secrets: Collection[str], fields: Collection[str],
+             depth: int = 0) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:  # e.g. GeWe quotes a refused token in its reply
@@ -85,10 +88,10 @@ def _shorten(value: Any, secrets: Collection[str], depth: int = 0) -> Any:
     if isinstance(value, dict | list) and depth >= SUMMARY_DEPTH:
         return "…"  # cut, as a long string is: a reader's stack (and JSON encoder) has limits
     if isinstance(value, dict):
-        return {_printable(k): mask(v) if k in SECRET_FIELDS and isinstance(v, str)
-                else _shorten(v, secrets, depth + 1) for k, v in value.items()}
+        return {_printable(k): mask(v) if k in fields and isinstance(v, str)
+                else _shorten(v, secrets, fields, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shorten(v, secrets, depth + 1) for v in value]
+        return [_shorten(v, secrets, fields, depth + 1) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return json.dumps(value)  # "NaN", "Infinity": JSON has no such numbers to serve
     return value
@@ -101,16 +104,20 @@ def _printable(text: str) -> str:
 
 
 class Secrets:
-    """The credential values the journal masks, and the bytes that betray one in a body.
+    """What the journal masks: credential values, the JSON fields and the headers the APIs
+    name as secret, and the bytes that betray one in a body.
 
     Built once per app: ``may_be_in`` runs on every body.
     """
 
-    def __init__(self, values: Iterable[str] = ()):
+    def __init__(self, values: Iterable[str] = (), *, fields: Iterable[str] = (),
+                 headers: Iterable[str] = ()):
         self.values = tuple(values)
+        self.fields = frozenset(fields)
+        self.headers = frozenset(name.lower() for name in (*COMMON_SECRET_HEADERS, *headers))
         escaped = (json.dumps(v, ensure_ascii=False)[1:-1] for v in self.values)
         self._needles = tuple({text.encode("utf-8")
-                               for text in (*self.values, *escaped, *SECRET_FIELDS)})
+                               for text in (*self.values, *escaped, *self.fields)})
 
     def may_be_in(self, data: bytes) -> bool:
         """Whether summarising ``data`` might mask something: a secret, a secret field, or an
@@ -137,7 +144,7 @@ def capture_body(data: bytes, content_type: str | None,
             return data.decode("utf-8"), content_type or ""
         except UnicodeDecodeError:
             pass
-    return summarise_body(data, content_type, secrets.values), None
+    return summarise_body(data, content_type, secrets.values, secrets.fields), None
 
 
 @lru_cache(maxsize=64)
@@ -150,15 +157,17 @@ def _is_json(kind: str, data: bytes) -> bool:
     return kind == "application/json" or (not kind and data[:1] in (b"{", b"["))
 
 
-def summarised(entry: JournalEntry, reply_codes: Mapping[str, ReplyCode]) -> JournalEntry:
+def summarised(entry: JournalEntry, reply_codes: Mapping[str, ReplyCode],
+               fields: Collection[str]) -> JournalEntry:
     """The entry as readers see it: bodies kept as text summarised, the vendor's code read
     from the reply; as the entry would have been had it been summarised when recorded."""
     changes: dict[str, Any] = {}
     if entry.request_content_type is not None:
         changes.update(request_content_type=None, request_body=summarise_body(
-            entry.request_body.encode("utf-8"), entry.request_content_type))
+            entry.request_body.encode("utf-8"), entry.request_content_type, fields=fields))
     if entry.response_content_type is not None:
-        body = summarise_body(entry.response_body.encode("utf-8"), entry.response_content_type)
+        body = summarise_body(entry.response_body.encode("utf-8"), entry.response_content_type,
+                              fields=fields)
         reply_code = reply_codes.get(entry.api)
         changes.update(response_content_type=None, response_body=body,
                        vendor_code=reply_code(body) if reply_code else None)
@@ -177,6 +186,8 @@ class JournalWriter:
         # Each API's ``reply_code`` by name, for the vendor code of entries read: set by the
         # app, as the vendors are its.
         self.reply_codes: dict[str, ReplyCode] = {}
+        # What the app's APIs name as secret (set by the app too).
+        self.secrets = Secrets()
         # The operations entries may name (set by the app too): a query for another is a typo.
         self.operations: set[str] = {CALLBACK}
         self._limit = limit
@@ -298,7 +309,7 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
     writer.add(JournalEntry(
         entry_id=f"{now:020d}-{os.getpid()}-{next(_counter)}", time=now / 1e9, api=api.spec_name,
         operation=operation, method=request.method, path=requested_path(request),
-        query=request.query_string.decode("latin-1"), request_headers=_request_headers(request),
+        query=request.query_string.decode("latin-1"), request_headers=_request_headers(request, secrets),
         request_body=request_body, status=response.status_code,
         vendor_code=None if response_type is not None else api.reply_code(response_body),
         response_body=response_body,
@@ -307,8 +318,8 @@ def record_exchange(writer: JournalWriter, *, request: Request, context: _AppCtx
         response_content_type=response_type))
 
 
-def _request_headers(request: Request) -> dict[str, str]:
-    return {name: mask(value) if name.lower() in SECRET_HEADERS else value
+def _request_headers(request: Request, secrets: Secrets) -> dict[str, str]:
+    return {name: mask(value) if name.lower() in secrets.headers else value
             for name, value in request.headers.items()}
 
 
@@ -319,9 +330,11 @@ def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Res
         entry_id=f"{time.time_ns():020d}-{os.getpid()}-{next(_counter)}", time=time.time(),
         api=delivery.vendor, operation=CALLBACK, method="POST", path=delivery.url, query="",
         request_headers=dict(delivery.headers),
-        request_body=summarise_body(delivery.body.encode("utf-8"), "application/json"),
+        request_body=summarise_body(delivery.body.encode("utf-8"), "application/json",
+                                    fields=writer.secrets.fields),
         status=answer.status_code if answer is not None else 0, vendor_code=None,
-        response_body=(summarise_body(answer.content, answer.headers.get("content-type"))
+        response_body=(summarise_body(answer.content, answer.headers.get("content-type"),
+                                      fields=writer.secrets.fields)
                        if answer is not None else None),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         scenario=f"delivery {delivery.delivery_id}"))
@@ -337,7 +350,8 @@ def query(writer: JournalWriter, *, operation: str | None = None, api: str | Non
     entries = sorted(writer.store.records(JournalEntry), key=lambda e: e.entry_id)
     entries = [e for e in entries if (operation is None or e.operation == operation)
                and (api is None or e.api == api)]
-    return [summarised(e, writer.reply_codes) for e in (entries[-limit:] if limit else entries)]
+    return [summarised(e, writer.reply_codes, writer.secrets.fields)
+            for e in (entries[-limit:] if limit else entries)]
 
 
 def clear(writer: JournalWriter) -> int:

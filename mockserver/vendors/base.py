@@ -61,6 +61,10 @@ class VendorApi(ABC):
 
     # The header whose value identifies the caller, for rules that match a token.
     credential_header: ClassVar[str | None] = None
+    # What the journal masks of this API's calls, beyond Authorization and Cookie: request
+    # headers, and JSON fields (in any body) that hold a credential.
+    secret_headers: ClassVar[tuple[str, ...]] = ()
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def admit(self, operation: Operation, request: Request) -> Any:
         """Credentials (and rate limits) before anything else, as the vendors check them;

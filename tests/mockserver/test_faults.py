@@ -198,7 +198,9 @@ def test_prefer_trickle_sends_the_full_body_in_timed_chunks(http: httpx.Client) 
         elapsed = time.perf_counter() - started
     assert len(body) == int(reply.headers["Content-Length"])
     assert json.loads(body)["ret"] == 200
-    assert elapsed >= (math.ceil(len(body) / 100) - 1) * 0.030
+    # The clock starts once the headers are in, a moment after the first gap may have begun:
+    # one gap of slack, so the bound holds on a loaded machine and still needs the trickle.
+    assert elapsed >= (math.ceil(len(body) / 100) - 2) * 0.030
 
 
 # --- faults on refused calls, and faults that cannot be asked for ---------------------------

@@ -32,7 +32,6 @@ from mockserver import LiveServer, MockConfig
 from mockserver.runtime.journal import (
     BODY_TEXT_LIMIT,
     RAW_TEXT_LIMIT,
-    SECRET_FIELDS,
     JournalWriter,
     Secrets,
     capture_body,
@@ -43,6 +42,7 @@ from mockserver.runtime.journal import (
 )
 from mockserver.storage.records import JournalEntry
 from mockserver.storage.sqlite import SqliteStore
+from mockserver.vendors.lark.api import LarkApi
 
 POST_IMAGE = "/gewe/v2/api/message/postImage"
 DOWNLOAD_IMAGE = "/gewe/v2/api/message/downloadImage"
@@ -290,7 +290,7 @@ def test_a_shared_journal_grows_a_tenth_past_its_limit_at_most_and_is_trimmed_wh
     writer.store.close()
 
 
-CONFIGURED = Secrets(DEFAULTS.secrets())
+CONFIGURED = Secrets(DEFAULTS.secrets(), fields=LarkApi.secret_fields)
 
 
 def through_journal(data: bytes, content_type: str | None) -> tuple[Any, JournalEntry]:
@@ -302,7 +302,8 @@ def through_journal(data: bytes, content_type: str | None) -> tuple[Any, Journal
         request_headers={}, request_body=body, status=200, vendor_code="recorded",
         response_body=body, duration_ms=0.0, request_content_type=kept_type,
         response_content_type=kept_type)
-    return (body if kept_type is not None else None), summarised(entry, {"lark": lark_code})
+    return (body if kept_type is not None else None), summarised(entry, {"lark": lark_code},
+                                                                  CONFIGURED.fields)
 
 
 def lark_code(payload: Any) -> Any:
@@ -311,7 +312,7 @@ def lark_code(payload: Any) -> Any:
 
 def holds_no_credential(text: str | None) -> bool:
     return text is None or not any(secret in text
-                                   for secret in (*CONFIGURED.values, *SECRET_FIELDS))
+                                   for secret in (*CONFIGURED.values, *CONFIGURED.fields))
 
 
 REPRESENTATIVE_BODIES = {
@@ -342,7 +343,7 @@ REPRESENTATIVE_BODIES = {
                          ids=REPRESENTATIVE_BODIES.keys())
 def test_summaries_made_when_read_are_those_made_when_recorded(
         data: bytes, content_type: str | None) -> None:
-    expected = summarise_body(data, content_type, CONFIGURED.values)
+    expected = summarise_body(data, content_type, CONFIGURED.values, CONFIGURED.fields)
     text, entry = through_journal(data, content_type)
     assert (entry.request_body, entry.response_body) == (expected, expected)
     assert entry.vendor_code == ("recorded" if text is None else lark_code(expected))
@@ -376,7 +377,7 @@ def test_any_json_reads_back_as_it_was_summarised_when_recorded(
         value: Any, ascii_only: bool, content_type: str | None) -> None:
     data = json.dumps(value, ensure_ascii=ascii_only).encode()
     text, entry = through_journal(data, content_type)
-    assert entry.request_body == summarise_body(data, content_type, CONFIGURED.values)
+    assert entry.request_body == summarise_body(data, content_type, CONFIGURED.values, CONFIGURED.fields)
     assert holds_no_credential(text)
 
 

@@ -138,6 +138,7 @@ class GeweApi(VendorApi):
         }
 
     credential_header = TOKEN_HEADER
+    secret_headers = (TOKEN_HEADER,)
 
     def admit(self, operation: Operation, request: Request) -> str:
         token = request.headers.get(TOKEN_HEADER)

@@ -156,6 +156,7 @@ class LarkApi(VendorApi):
         return response
 
     credential_header = "Authorization"
+    secret_fields = ("app_secret", "tenant_access_token")
 
     def error_names(self, operation: Operation) -> tuple[str, ...]:
         if operation.operation_id == TOKEN_OPERATION:
