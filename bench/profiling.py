@@ -30,7 +30,7 @@ class ProfileError(RuntimeError):
 def profile_operation(operation: Operation, *, requests: int, top: int, profiler: str,
                       config_path: str | None = None) -> str:
     """The report: the request, time per request without the profiler, then the top functions."""
-    from mockserver.config import MockConfig
+    from mockserver import MockConfig
     from mockserver.http.app import create_app
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATIMG_")}

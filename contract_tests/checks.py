@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from mockserver.specs import VENDOR_SPECS, load_spec
+from mockserver.specs import load_spec
+from mockserver.vendors.registry import VENDOR_NAMES
 
 from .client import ClientCall, check_client_call
 from .client_methods import client_calls
@@ -38,7 +39,7 @@ class Check:
 
 def server_checks() -> list[Check]:
     checks = []
-    for name in VENDOR_SPECS:
+    for name in VENDOR_NAMES:
         spec = load_spec(name)
         for operation in spec.operations:
             for valid in (True, False):

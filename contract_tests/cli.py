@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from mockserver.config import MockConfig
+from mockserver import MockConfig
 from mockserver.data_files import kit_version
 from mockserver.errors import ConfigError
 from mockserver.extra import missing_extra

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from chatimg import ChatImageError, SentImage
+from mockserver import MockConfig
 from mockserver.admin.routes import ADMIN_TOKEN_HEADER
-from mockserver.config import MockConfig
 from mockserver.data_files import fixture_image
 
 

@@ -14,9 +14,11 @@ from .lazy_exports import lazy_exports
 # Public name -> the module that defines it.
 _EXPORTS = {
     "create_app": ".http.app", "mock_state": ".http.app",
-    "GeweConfig": ".config", "GeweDevice": ".config", "LarkApp": ".config",
-    "LarkConfig": ".config", "MockConfig": ".config", "WidConfig": ".config",
-    "WidInstance": ".config",
+    "MockConfig": ".vendors.registry",
+    "GeweConfig": ".vendors.gewe.settings", "GeweDevice": ".vendors.gewe.settings",
+    "WidConfig": ".vendors.wid.settings", "WidInstance": ".vendors.wid.settings",
+    "LarkApp": ".vendors.lark.settings", "LarkConfig": ".vendors.lark.settings",
+    "LarkErrorOverride": ".vendors.lark.settings",
     "ConfigError": ".errors", "MockServerError": ".errors", "RequestProblem": ".errors",
     "SpecError": ".errors", "VendorError": ".errors",
     "LiveServer": ".testing.live",
@@ -26,13 +28,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # (the names as type checkers see them: "X as X" marks a re-export)
-    from .config import GeweConfig as GeweConfig
-    from .config import GeweDevice as GeweDevice
-    from .config import LarkApp as LarkApp
-    from .config import LarkConfig as LarkConfig
-    from .config import MockConfig as MockConfig
-    from .config import WidConfig as WidConfig
-    from .config import WidInstance as WidInstance
     from .errors import ConfigError as ConfigError
     from .errors import MockServerError as MockServerError
     from .errors import RequestProblem as RequestProblem
@@ -41,3 +36,11 @@ if TYPE_CHECKING:  # (the names as type checkers see them: "X as X" marks a re-e
     from .http.app import create_app as create_app
     from .http.app import mock_state as mock_state
     from .testing.live import LiveServer as LiveServer
+    from .vendors.gewe.settings import GeweConfig as GeweConfig
+    from .vendors.gewe.settings import GeweDevice as GeweDevice
+    from .vendors.lark.settings import LarkApp as LarkApp
+    from .vendors.lark.settings import LarkConfig as LarkConfig
+    from .vendors.lark.settings import LarkErrorOverride as LarkErrorOverride
+    from .vendors.registry import MockConfig as MockConfig
+    from .vendors.wid.settings import WidConfig as WidConfig
+    from .vendors.wid.settings import WidInstance as WidInstance

@@ -22,10 +22,11 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .config import ENV_PREFIX, MockConfig, check_port
+from .config import ENV_PREFIX, check_port
 from .data_files import kit_version
 from .errors import MockServerError
 from .extra import missing_extra
+from .vendors.registry import VENDOR_NAMES, MockConfig
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -45,15 +46,13 @@ environment variables (they override the config file):
   {ENV_PREFIX}STATE_DIR              as --state-dir
   {ENV_PREFIX}FETCH_ALLOW_HOSTS      hosts whose imgUrl is really fetched (comma separated)
   {ENV_PREFIX}ADMIN_TOKEN            /__admin routes need it in X-Chatimg-Admin-Token
-  {ENV_PREFIX}GEWE_TOKEN, {ENV_PREFIX}GEWE_APP_ID
-  {ENV_PREFIX}WID_AUTHORIZATION, {ENV_PREFIX}WID_ID
-  {ENV_PREFIX}LARK_APP_ID, {ENV_PREFIX}LARK_APP_SECRET
-"""
+""" + "".join(f"  {', '.join(ENV_PREFIX + name for name in section.env)}\n"
+             for _, section in MockConfig().sections())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="chatimg-mock", description="Mock of the GeWe, wid and Lark image APIs.",
+        prog="chatimg-mock", description=f"Mock of chat-image APIs ({', '.join(VENDOR_NAMES)}).",
         epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the mock (the default command)",

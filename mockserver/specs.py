@@ -13,11 +13,15 @@ from openapi_core import Config, OpenAPI
 from .data_files import data_dir
 from .errors import SpecError
 
-VENDOR_SPECS = ("gewe", "wid", "lark")
-ALL_SPECS = (*VENDOR_SPECS, "admin")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def spec_names() -> tuple[str, ...]:
+    """Every spec the kit ships: one per vendor, and the mock's own (admin)."""
+    return tuple(sorted(path.name.removesuffix(".yaml") for path in data_dir("specs").iterdir()
+                        if path.name.endswith(".yaml")))
 
 
 def read_spec(name: str) -> dict[str, Any]:

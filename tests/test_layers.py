@@ -4,6 +4,9 @@ import (not even one inside a function) makes a cycle. ARCHITECTURE.md explains 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,39 @@ def test_the_checks_see_the_imports() -> None:
     """(So that the two tests above cannot pass by reading nothing.)"""
     assert "mockserver.runtime.state" in GRAPH["mockserver.vendors.base"]
     assert "mockserver.vendors.registry" in GRAPH["mockserver.http.app"]
+
+
+# (f-strings are one STRING token up to Python 3.11, and FSTRING_MIDDLE parts after it)
+TEXT_TOKENS = (tokenize.NAME, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING))
+VENDOR_NAME = re.compile(r"gewe|lark|feishu|wechat|\bwid\b", re.IGNORECASE)
+# Where the mock may name a vendor in code: the vendors' packages and the registry, the
+# fixtures for the vendors' clients, and the package's public exports of their settings.
+MAY_NAME_VENDORS = ("mockserver.vendors", "mockserver.testing", "mockserver")
+
+
+def vendor_names_in_code(module: str) -> list[str]:
+    """Lines of ``module`` whose identifiers or strings (not comments or docstrings) name a
+    vendor."""
+    path, _ = MODULES[module]
+    source = path.read_text(encoding="utf-8")
+    docstrings = {node.body[0].value.lineno for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in TEXT_TOKENS \
+                and token.start[0] not in docstrings and VENDOR_NAME.search(token.string):
+            found.append(f"{path.name}:{token.start[0]}: {token.line.strip()}")
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(
+    m for m in MODULES if not m.startswith(MAY_NAME_VENDORS[:2]) and m != MAY_NAME_VENDORS[2]))
+def test_only_the_vendors_packages_name_a_vendor(module: str) -> None:
+    assert vendor_names_in_code(module) == []
+
+
+def test_the_vendor_name_check_sees_names() -> None:
+    assert any("LarkConfig" in line for line in vendor_names_in_code("mockserver.vendors.registry"))

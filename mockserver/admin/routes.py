@@ -2,49 +2,33 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Request, Response
 
-from ..config import LarkApp
-from ..data_files import data_dir, fixture_image, kit_version
-from ..errors import RequestProblem, VendorError
+from ..data_files import data_dir, kit_version
+from ..errors import RequestProblem
 from ..incoming import request_origin
-from ..media import images
 from ..runtime import journal, scenarios
 from ..runtime.clock import ClockError
 from ..runtime.file_links import FILES_PREFIX, file_response
 from ..runtime.journal import mask
 from ..runtime.state import MockState
 from ..specs import Operation
-from ..storage.records import Delivery, Rule, StoredImage, Subscription, image_key
+from ..storage.records import Delivery, Rule, StoredImage, Subscription
 from ..vendors.base import Call, Handler, VendorApi, credential_in, json_response
-from ..vendors.wechat.cdn import receive_image
+from ..vendors.user_side import AdminError, delivery_view
 
-DEFAULT_FIXTURE = "landscape.jpg"
-DEFAULT_LARK_USER = "ou_84aad35d084aa403a838cf73ee18467"
 ADMIN_PREFIX = "/__admin/"
 ADMIN_TOKEN_HEADER = "X-Chatimg-Admin-Token"
 
 
-@dataclass
-class AdminError(VendorError):
-    status: int
-    message: str
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def to_response(self) -> Response:
-        return json_response({"error": self.message}, self.status)
-
-
 class AdminApi(VendorApi):
+    """The mock's own routes; the vendors add those that play their users."""
+
     spec_name = "admin"
+    is_vendor = False
     secret_headers = (ADMIN_TOKEN_HEADER,)
     base_paths = (ADMIN_PREFIX.rstrip("/"),)
     path_prefixes = (ADMIN_PREFIX, FILES_PREFIX)
@@ -58,17 +42,14 @@ class AdminApi(VendorApi):
         return {
             "getIndex": self.get_index, "getSpec": self.get_spec,
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
-            "listImages": self.list_images, "receiveGeweImage": self.receive_gewe_image,
-            "receiveWidImage": self.receive_wid_image, "deleteLarkImage": self.delete_lark_image,
-            "getFile": self.get_file, "getJournal": self.get_journal,
+            "listImages": self.list_images, "getFile": self.get_file, "getJournal": self.get_journal,
             "clearJournal": self.clear_journal, "listRules": self.list_rules,
             "armRule": self.arm_rule, "deleteRule": self.delete_rule,
             "getClock": self.get_clock, "moveClock": self.move_clock,
             "listDeliveries": self.list_deliveries, "replayDelivery": self.replay_delivery,
-            "subscribeLarkEvents": self.subscribe_lark_events,
             "listSubscriptions": self.list_subscriptions,
-            "receiveLarkImage": self.receive_lark_image,
-        }
+        } | {operation_id: handler for vendor in self.vendors.values()
+             for operation_id, handler in vendor.admin_handlers().items()}
 
     def admit(self, operation: Operation, request: Request) -> None:
         token = self.state.config.admin_token
@@ -105,14 +86,6 @@ class AdminApi(VendorApi):
 
     def list_images(self, call: Call) -> Response:
         return json_response({"images": [_summary(i) for i in self.state.store.records(StoredImage)]})
-
-    def delete_lark_image(self, call: Call) -> Response:
-        key = call.valid.path["image_key"]
-        image = self.state.store.load(StoredImage, image_key("lark", key))
-        if image is None:
-            raise AdminError(404, f"no Lark image {key}")
-        self.state.store.save(replace(image, deleted=True))
-        return json_response({"deleted": key})
 
     def get_file(self, call: Call) -> Response:
         return file_response(self.state, call.valid.path["file_id"])
@@ -190,80 +163,16 @@ class AdminApi(VendorApi):
             raise AdminError(400, str(exc)) from exc
         return self.get_clock(call)
 
-    def receive_gewe_image(self, call: Call) -> Response:
-        devices = {d.app_id: d.wxid for d in self.state.config.gewe.devices}
-        return self._receive_wechat("gewe", call.body, devices)
-
-    def receive_wid_image(self, call: Call) -> Response:
-        instances = {i.w_id: i.wc_id for i in self.state.config.wid.instances}
-        return self._receive_wechat("wid", call.body, instances)
-
-    def _receive_wechat(self, vendor: str, body: Mapping[str, Any],
-                        accounts: dict[str, str]) -> Response:
-        account = body.get("account") or next(iter(accounts))
-        if account not in accounts:
-            raise AdminError(400, f"no {vendor} account {account!r}; configured: {sorted(accounts)}")
-        try:
-            message, image = receive_image(self.state, vendor=vendor, account=account,
-                                    bot=accounts[account], sender=body["fromUser"],
-                                    chatroom=body.get("chatroom"), data=_image_of(body),
-                                    hd=body.get("hd", True))
-        except images.NotAnImage as exc:
-            raise AdminError(400, f"the image cannot be read: {exc}") from exc
-        vendor_api = self.vendors[vendor]
-        callback = vendor_api.image_callback(message)  # type: ignore[attr-defined]
-        deliveries = vendor_api.deliver(callback, message.key, wait=body.get("wait", True))
-        return json_response({
-            "account": account, "fromUser": message.from_user, "toUser": message.to_user,
-            "msgId": message.msg_id, "newMsgId": message.new_msg_id,
-            "createTime": message.create_time, "xml": message.extra["clean_xml"],
-            "content": message.xml, "fileId": image.image_id, "aesKey": image.aes_key,
-            "hd": "hd" in image.variants, "callback": callback,
-            "deliveries": [_delivery(d) for d in deliveries]}, 201)
-
-    def subscribe_lark_events(self, call: Call) -> Response:
-        app = self._lark_app(call.valid.path["app_id"])
-        body = call.body
-        lark = self.vendors["lark"]
-        subscription = lark.subscribe_events(  # type: ignore[attr-defined]
-            app, body["url"], body.get("verification_token") or app.verification_token,
-            body.get("encrypt_key"))
-        return json_response({"app_id": app.app_id, "url": subscription.url,
-                              "encrypted": bool(subscription.options.get("encrypt_key"))})
-
-    def receive_lark_image(self, call: Call) -> Response:
-        body = call.body
-        app = self._lark_app(body.get("app_id") or self.state.config.lark.apps[0].app_id)
-        lark = self.vendors["lark"]
-        try:
-            message, event = lark.receive_image(  # type: ignore[attr-defined]
-                app, data=_image_of(body),
-                sender_open_id=body.get("sender_open_id") or DEFAULT_LARK_USER,
-                chat_type=body.get("chat_type", "p2p"), chat_id=body.get("chat_id"))
-        except images.NotAnImage as exc:
-            raise AdminError(400, f"the image cannot be read: {exc}") from exc
-        deliveries = lark.deliver(event, message.key, wait=body.get("wait", True))
-        return json_response({
-            "app_id": app.app_id, "message_id": message.message_id, "chat_id": message.chat_id,
-            "image_key": message.image_keys[0], "event": event,
-            "deliveries": [_delivery(d) for d in deliveries]}, 201)
-
     def list_subscriptions(self, call: Call) -> Response:
         return json_response({"subscriptions": [
             {"vendor": s.vendor, "url": s.url,
-             "account": s.account if s.vendor == "lark" else mask(s.account),
+             "account": mask(s.account) if self.vendors[s.vendor].account_is_secret else s.account,
              "encrypted": bool(s.options.get("encrypt_key"))}
             for s in self.state.store.records(Subscription)]})
 
-    def _lark_app(self, app_id: str) -> LarkApp:
-        for app in self.state.config.lark.apps:
-            if app.app_id == app_id:
-                return app
-        raise AdminError(404, f"no Lark app {app_id!r}")
-
     def list_deliveries(self, call: Call) -> Response:
         deliveries = sorted(self.state.store.records(Delivery), key=lambda d: d.created_at)
-        return json_response({"deliveries": [_delivery(d) for d in deliveries]})
+        return json_response({"deliveries": [delivery_view(d) for d in deliveries]})
 
     def replay_delivery(self, call: Call) -> Response:
         delivery_id = call.valid.path["delivery_id"]
@@ -273,25 +182,7 @@ class AdminApi(VendorApi):
         replayed = self.state.deliverer.replay(
             delivery_id, timeout=self.vendors[original.vendor].callback_timeout,
             wait=call.body.get("wait", True) if isinstance(call.body, dict) else True)
-        return json_response(_delivery(replayed or original))
-
-
-def _image_of(body: Mapping[str, Any]) -> bytes:
-    if body.get("image"):
-        try:
-            return base64.b64decode(body["image"], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise AdminError(400, f"image is not valid base64: {exc}") from exc
-    try:
-        return fixture_image(body.get("fixture") or DEFAULT_FIXTURE)
-    except KeyError as exc:
-        raise AdminError(400, str(exc.args[0])) from exc
-
-
-def _delivery(delivery: Delivery) -> dict[str, Any]:
-    return {"id": delivery.delivery_id, "vendor": delivery.vendor, "url": delivery.url,
-            "state": delivery.state, "message": delivery.message_key,
-            "attempts": [dict(a) for a in delivery.attempts]}
+        return json_response(delivery_view(replayed or original))
 
 
 def _rule(rule: Rule) -> dict[str, Any]:

@@ -19,17 +19,16 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from werkzeug.wsgi import LimitedStream
 
 from ..admin.routes import AdminApi
-from ..config import MockConfig
 from ..errors import INTERNAL_ERROR_HEADER, RequestProblem, SpecError, VendorError
 from ..incoming import REQUESTED_PATH, requested_path
 from ..runtime import journal, scenarios
 from ..runtime.faults import apply_fault
 from ..runtime.file_links import FILES_PREFIX
 from ..runtime.state import MockState
-from ..specs import ALL_SPECS, VENDOR_SPECS, Operation, load_spec
+from ..specs import Operation, load_spec
 from ..storage.store import Store
 from ..vendors.base import Call, Handler, VendorApi, json_response
-from ..vendors.registry import VENDORS
+from ..vendors.registry import MockConfig, vendor_apis
 from .validation import RequestValidator
 
 if TYPE_CHECKING:
@@ -76,13 +75,13 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["chatimg"] = state
 
-    specs = {name: load_spec(name) for name in ALL_SPECS}
-    vendors = {api.spec_name: api(state, specs[api.spec_name].operations) for api in VENDORS}
+    vendors = {api.spec_name: api(state, load_spec(api.spec_name).operations) for api in vendor_apis()}
     apis: dict[str, VendorApi] = {
-        **vendors, "admin": AdminApi(state, specs["admin"].operations, vendors)}
+        **vendors, AdminApi.spec_name: AdminApi(state, load_spec(AdminApi.spec_name).operations,
+                                                vendors)}
     routes: dict[str, tuple[VendorApi, Operation]] = {}
     for api in apis.values():
-        spec = specs[api.spec_name]
+        spec = load_spec(api.spec_name)
         validator = RequestValidator(spec)
         handlers = api.handlers()
         missing = {op.operation_id for op in spec.operations} ^ set(handlers)
@@ -149,7 +148,7 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
 
 def _a_bots_call(api: VendorApi, path: str) -> bool:
     """What the journal keeps: calls to the vendors, and of the download links they gave."""
-    return api.spec_name in VENDOR_SPECS or path.startswith(FILES_PREFIX)
+    return api.is_vendor or path.startswith(FILES_PREFIX)
 
 
 def _json_of(response: Response) -> Any:
@@ -167,7 +166,7 @@ def mock_state(app: Flask) -> MockState:
 
 def _view(api: VendorApi, operation: Operation, validator: RequestValidator,
           handler: Handler) -> Callable[..., Response]:
-    scenarios_apply = api.spec_name in VENDOR_SPECS  # not to the mock's own routes
+    scenarios_apply = api.is_vendor  # not to the mock's own routes
 
     def view(**_path: str) -> Response:
         directive = None

@@ -1,7 +1,7 @@
 """Every piece of image work the mock does, behind a few byte-in/byte-out functions.
 
-Vendors need real image bytes: GeWe serves HD / normal / thumbnail copies of one picture,
-Lark stores TIFF and HEIC uploads as JPG, and unknown image ids still need something to show.
+Vendors need real image bytes: several copies of one picture (HD, normal, thumbnail), JPEG
+copies of TIFF and HEIC uploads, and something to show for image ids they do not know.
 Only Pillow touches image formats; any bytes it cannot read become `NotAnImage`.
 
 Decoded pixels can take nearly a thousand times the file's size (a 400 KB PNG of 9400x9400
@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 __all__ = ["ImageInfo", "NotAnImage", "downscale", "downscale_and_thumbnail", "header_info",
            "placeholder", "probe", "thumbnail", "to_jpeg"]
 
-# The upload formats Lark lists (JPG, PNG, WEBP, GIF, BMP, ICO, TIFF, HEIC) plus AVIF.
+# The upload formats the vendors list (JPG, PNG, WEBP, GIF, BMP, ICO, TIFF, HEIC) plus AVIF.
 # An allow-list keeps Pillow from handing EPS to Ghostscript or parsing exotic formats.
 _ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "ICO", "TIFF", "AVIF", "HEIF")
 _EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "TIFF": "tiff", "HEIF": "heic"}
@@ -316,7 +316,7 @@ def downscale(data: bytes, max_side: int) -> bytes:
 
 @_memoised
 def thumbnail(data: bytes, max_side: int = 120) -> bytes:
-    """Make the small JPEG preview WeChat sends inline (cdnthumb* is about 120 px).
+    """Make a small JPEG preview, such as chat apps send inline (about 120 px).
 
     Always re-encoded, even when the image is already small, so the result is always JPEG.
     """
@@ -328,7 +328,7 @@ def thumbnail(data: bytes, max_side: int = 120) -> bytes:
 @_memoised
 def downscale_and_thumbnail(data: bytes, max_side: int, thumb_side: int) -> tuple[bytes, bytes]:
     """`downscale(data, max_side)` and `thumbnail(data, thumb_side)` from one decode: the
-    copies WeChat keeps of a received picture. The thumbnail is drawn from the smaller copy,
+    copies a chat app keeps of a received picture. The thumbnail is drawn from the smaller copy,
     so `thumb_side` may not exceed `max_side`."""
     _check_max_side(thumb_side)
     if thumb_side > max_side:
@@ -340,7 +340,7 @@ def downscale_and_thumbnail(data: bytes, max_side: int, thumb_side: int) -> tupl
 
 @_memoised
 def to_jpeg(data: bytes) -> bytes:
-    """Lark stores TIFF and HEIC uploads as JPG (im/v1/images create doc)."""
+    """A JPEG copy of any image, flattened on white (for vendors that store uploads so)."""
     with _decoded(data) as (image, _):
         return _encode(_flattened_on_white(image), "JPEG")
 

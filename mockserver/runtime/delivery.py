@@ -26,13 +26,13 @@ from .clock import Clock
 from .journal import JournalWriter, record_delivery
 
 if TYPE_CHECKING:
-    from ..config import MockConfig
+    from ..config import ServerConfig
 
 
 class DeliveryState(Protocol):
     """What the deliverer reads of the mock's state (the state itself, which builds it)."""
 
-    config: MockConfig
+    config: ServerConfig
     store: Store
     clock: Clock
 

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from flask import Request
 
-from ..config import MockConfig
+from ..config import ServerConfig
 from ..incoming import request_origin
 from ..storage.store import MemoryStore, Store
 from .clock import Clock
@@ -17,7 +17,7 @@ from .journal import JournalWriter
 
 @dataclass
 class MockState:
-    config: MockConfig
+    config: ServerConfig
     store: Store = field(default_factory=MemoryStore)
 
     def __post_init__(self) -> None:

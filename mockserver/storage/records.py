@@ -5,7 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, get_origin, get_type_hints
+
+
+class Record(Protocol):
+    """What a store keeps: a frozen dataclass with a ``kind`` and a ``key`` unique in it."""
+
+    kind: ClassVar[str]
+
+    @property
+    def key(self) -> str: ...
+
+
+R = TypeVar("R", bound=Record)
+RECORD_TYPES: dict[str, type] = {}  # kind -> record class, of every module that defines some
+
+
+def record(cls: type[R]) -> type[R]:
+    """Register a record class (a class decorator): no two kinds may share a name."""
+    known = RECORD_TYPES.setdefault(cls.kind, cls)
+    if known is not cls:
+        raise TypeError(f"record kind {cls.kind!r} is taken by {known.__qualname__}")
+    return cls
 
 
 @dataclass(frozen=True)
@@ -20,6 +41,7 @@ class Variant:
     md5: str
 
 
+@record
 @dataclass(frozen=True)
 class StoredImage:
     """An image a vendor holds: sent by the bot or received from a user."""
@@ -40,6 +62,11 @@ class StoredImage:
     def key(self) -> str:
         return image_key(self.vendor, self.image_id)
 
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in _field_names(StoredImage)}
+        data["variants"] = {name: dict(v.__dict__) for name, v in self.variants.items()}
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StoredImage:
         variants = {name: Variant(**v) for name, v in data["variants"].items()}
@@ -50,22 +77,7 @@ def image_key(vendor: str, image_id: str) -> str:
     return f"{vendor}:{image_id}"
 
 
-@dataclass(frozen=True)
-class AccessToken:
-    """The Lark tenant_access_token an app was last given (keyed by app)."""
-
-    kind: ClassVar[str] = "token"
-
-    token: str
-    app_id: str
-    issued_at: float
-    expires_at: float
-
-    @property
-    def key(self) -> str:
-        return self.app_id
-
-
+@record
 @dataclass(frozen=True)
 class ImageMessage:
     """An image message that crossed the mock, in either direction."""
@@ -89,6 +101,7 @@ class ImageMessage:
         return f"{self.vendor}:{self.new_msg_id}"
 
 
+@record
 @dataclass(frozen=True)
 class Setting:
     """A named value of the mock's own state (the clock offset, for one)."""
@@ -103,6 +116,7 @@ class Setting:
         return self.name
 
 
+@record
 @dataclass(frozen=True)
 class RateCount:
     """Calls counted in the current fixed windows of one rate limit: seconds -> [start, n]."""
@@ -117,6 +131,7 @@ class RateCount:
         return self.name
 
 
+@record
 @dataclass(frozen=True)
 class Rule:
     """An armed scenario: matching calls answer with an error or suffer a fault."""
@@ -135,6 +150,7 @@ class Rule:
         return self.rule_id
 
 
+@record
 @dataclass(frozen=True)
 class JournalEntry:
     """One request the mock answered, and its answer, without secrets.
@@ -167,6 +183,7 @@ class JournalEntry:
         return self.entry_id
 
 
+@record
 @dataclass(frozen=True)
 class Subscription:
     """Where a vendor delivers a bot's inbound messages (a registered callback URL)."""
@@ -183,6 +200,7 @@ class Subscription:
         return f"{self.vendor}:{self.account}"
 
 
+@record
 @dataclass(frozen=True)
 class Delivery:
     """One callback or event sent to a bot, with every attempt and the bot's answers."""
@@ -204,66 +222,27 @@ class Delivery:
         return self.delivery_id
 
 
-@dataclass(frozen=True)
-class LarkMessage:
-    """A Lark message with images: sent by a user to the bot, or by the bot."""
-
-    kind: ClassVar[str] = "lark_message"
-
-    message_id: str
-    app_id: str
-    chat_id: str
-    chat_type: str
-    sender: str  # a user's open_id, or the app_id for the bot's own messages
-    image_keys: tuple[str, ...]
-    create_time_ms: int
-    direction: str = "in"
-    receive_id: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.message_id
-
-
-@dataclass(frozen=True)
-class LarkChat:
-    """A Lark app's one-to-one chat with a user, under one of the ids the user goes by: the
-    chat is found in a lookup per id, not a search of every message."""
-
-    kind: ClassVar[str] = "lark_p2p_chat"
-
-    app_id: str
-    user: str  # an open_id, user_id or union_id
-    chat_id: str
-
-    @property
-    def key(self) -> str:
-        return lark_chat_key(self.app_id, self.user)
-
-
-def lark_chat_key(app_id: str, user: str) -> str:
-    return f"{app_id}:{user}"
-
-
-Record = (StoredImage | AccessToken | ImageMessage | Setting | RateCount | Rule
-          | JournalEntry | Subscription | Delivery | LarkMessage | LarkChat)
-R = TypeVar("R", StoredImage, AccessToken, ImageMessage, Setting, RateCount, Rule,
-            JournalEntry, Subscription, Delivery, LarkMessage, LarkChat)
 # Kinds read on every call and seldom written (the clock offset, armed rules): a shared store
 # may cache them in each process.
 READ_MOSTLY_KINDS = frozenset({Setting.kind, Rule.kind})
-RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (
-    StoredImage, AccessToken, ImageMessage, Setting, RateCount, Rule, JournalEntry,
-    Subscription, Delivery, LarkMessage, LarkChat)}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
-    """Plain data for a backend to keep; shallow, as only ``variants`` holds dataclasses."""
-    record_type: type = type(record)  # as a plain type: mypy reads a dataclass's as unhashable
-    data = {name: getattr(record, name) for name in _field_names(record_type)}
-    if isinstance(record, StoredImage):
-        data["variants"] = {name: dict(v.__dict__) for name, v in record.variants.items()}
-    return data
+    """Plain data for a backend to keep; shallow, unless the record says how (``to_dict``)."""
+    to_dict = getattr(record, "to_dict", None)
+    if to_dict is not None:
+        return dict(to_dict())
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
+def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
+    """The record ``record_to_dict`` gave ``data`` for; lists become the tuples they were."""
+    from_dict = getattr(cls, "from_dict", None)
+    if from_dict is not None:
+        return from_dict(data)
+    tuples = _tuple_fields(cls)
+    return cls(**{name: tuple(value) if name in tuples else value
+                  for name, value in data.items()})
 
 
 @cache
@@ -271,11 +250,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
-def record_from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
-    if cls is StoredImage:
-        return StoredImage.from_dict(data)  # type: ignore[return-value]
-    if cls is Delivery:
-        return Delivery(**{**data, "attempts": tuple(data["attempts"])})  # type: ignore[return-value]
-    if cls is LarkMessage:
-        return LarkMessage(**{**data, "image_keys": tuple(data["image_keys"])})  # type: ignore[return-value]
-    return cls(**data)
+@cache
+def _tuple_fields(cls: type) -> frozenset[str]:
+    hints = get_type_hints(cls)
+    return frozenset(name for name in _field_names(cls) if get_origin(hints[name]) is tuple)

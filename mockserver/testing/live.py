@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal, Self, cast, overload
 import httpx
 from werkzeug.serving import BaseWSGIServer
 
-from ..config import MockConfig
 from ..http.app import create_app, mock_state
 from ..http.serving import werkzeug_server
 from ..runtime.journal import JournalView
 from ..runtime.state import MockState
-from ..specs import VENDOR_SPECS
+from ..vendors.lark.settings import LarkConfig
+from ..vendors.registry import VENDOR_NAMES, MockConfig
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -209,8 +209,8 @@ class LiveServer:
         bot's registered callback. Options are those of ``POST /__admin/<vendor>/messages``
         (``fromUser``, ``chatroom``, ``fixture``, ``image`` (bytes or base64), ``hd``; Lark:
         ``sender_open_id``, ``chat_type``)."""
-        if vendor not in VENDOR_SPECS:
-            raise ValueError(f"no vendor {vendor!r}; known: {', '.join(VENDOR_SPECS)}")
+        if vendor not in VENDOR_NAMES:
+            raise ValueError(f"no vendor {vendor!r}; known: {', '.join(VENDOR_NAMES)}")
         if isinstance(options.get("image"), bytes):
             options["image"] = base64.b64encode(options["image"]).decode()
         if vendor == "lark":
@@ -223,7 +223,7 @@ class LiveServer:
     def subscribe_lark_events(self, url: str, *, app_id: str | None = None,
                               encrypt_key: str | None = None) -> dict[str, Any]:
         """Set a Lark app's event URL (it must echo the url_verification challenge)."""
-        app_id = app_id or self.state.config.lark.apps[0].app_id
+        app_id = app_id or self.state.config.section(LarkConfig).apps[0].app_id
         body = {"url": url, **({"encrypt_key": encrypt_key} if encrypt_key else {})}
         return self._admin("PUT", f"/__admin/lark/apps/{app_id}/events", json=body)
 

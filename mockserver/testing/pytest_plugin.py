@@ -19,7 +19,7 @@ from ..extra import missing_extra
 if TYPE_CHECKING:  # (pytest imports this plugin in every project: the server loads on use)
     from chatimg import GeweClient, LarkClient, WidClient
 
-    from ..config import MockConfig
+    from ..vendors.registry import MockConfig
     from .live import LiveServer
 
 
@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def chatimg_config(pytestconfig: pytest.Config) -> MockConfig:
     """The mock's configuration; override this fixture to change it for a test session."""
-    config: MockConfig = _mock_module("..config").MockConfig.load(
+    config: MockConfig = _mock_module("..vendors.registry").MockConfig.load(
         pytestconfig.getoption("chatimg_config"))
     return config
 

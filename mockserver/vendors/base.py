@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from flask import Request, Response
 
+from ..config import Section
 from ..errors import RequestProblem, VendorError
 from ..incoming import ValidRequest, body_problem, read_json
 from ..runtime.delivery import CallbackUrlRefused, check_callback_url
@@ -51,13 +52,23 @@ class VendorApi(ABC):
     # Other prefixes the API is served under, and the spec's prefix each stands for.
     path_aliases: ClassVar[Mapping[str, str]] = {}
 
+    # This vendor's section of the configuration, if it has one.
+    settings_type: ClassVar[type[Section] | None] = None
+
     def __init__(self, state: MockState, operations: tuple[Operation, ...] = ()):
         self.state = state
         self.operations = operations
+        self.settings = (state.config.section(self.settings_type) if self.settings_type
+                         else None)
 
     @abstractmethod
     def handlers(self) -> Mapping[str, Handler]:
         """Handler per operationId; the app checks this covers the spec exactly."""
+
+    def admin_handlers(self) -> Mapping[str, Handler]:
+        """Handlers of the admin spec's operations that play this vendor's users (send the
+        bot an image, subscribe to events), per operationId."""
+        return {}
 
     # The header whose value identifies the caller, for rules that match a token.
     credential_header: ClassVar[str | None] = None
@@ -65,6 +76,10 @@ class VendorApi(ABC):
     # headers, and JSON fields (in any body) that hold a credential.
     secret_headers: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Whether rules, scenarios and the journal apply to this API's calls (not to the mock's own).
+    is_vendor: ClassVar[bool] = True
+    # Whether the account a callback subscription is kept under is a credential (a token).
+    account_is_secret: ClassVar[bool] = True
 
     def admit(self, operation: Operation, request: Request) -> Any:
         """Credentials (and rate limits) before anything else, as the vendors check them;
@@ -102,7 +117,7 @@ class VendorApi(ABC):
     @property
     def callback_timeout(self) -> float:
         """How long the vendor waits for a bot to take a callback (its config section's)."""
-        return float(getattr(self.state.config, self.spec_name).callback_timeout_seconds)
+        return float(getattr(self.settings, "callback_timeout_seconds", 0.0))
 
     def callback_request(self, subscription: Subscription, payload: Mapping[str, Any]
                          ) -> tuple[bytes, dict[str, str]]:

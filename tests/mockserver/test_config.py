@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import ConfigError, MockConfig
-from mockserver.config import LarkErrorOverride, check_port
+from mockserver import ConfigError, LarkErrorOverride, MockConfig
+from mockserver.config import check_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CHECKOUT = README.parent

@@ -11,8 +11,7 @@ import pytest
 from _support import APP_A, APP_B, DEFAULTS, LARK_TOKEN_TTL, PNG
 from PIL import Image
 
-from mockserver import LarkApp, LarkConfig, LiveServer, MockConfig
-from mockserver.config import LarkErrorOverride
+from mockserver import LarkApp, LarkConfig, LarkErrorOverride, LiveServer, MockConfig
 from mockserver.data_files import fixture_image
 
 CREDENTIALS_A = {"app_id": APP_A.app_id, "app_secret": APP_A.app_secret}

@@ -32,6 +32,7 @@ from chatimg import (
     LarkBotNotEnabled,
     LarkClient,
     LarkError,
+    LarkFileNotInMessage,
     LarkImageDeleted,
     LarkImageRejected,
     LarkInvalidRequest,
@@ -42,6 +43,7 @@ from chatimg import (
     WidError,
 )
 from mockserver import LarkApp, LiveServer
+from mockserver.vendors.lark.errors import error_table
 
 POST_IMAGE = f"{GEWE_API}/message/postImage"
 IMAGES_PATH = "/open-apis/im/v1/images"
@@ -49,12 +51,19 @@ SEVEN_DAYS = 7 * 24 * 3600
 
 # Every code the Lark image API documents, and the client's class for it.
 LARK_ERRORS = [
-    (234001, LarkInvalidRequest), (234002, LarkUnauthorized), (234005, LarkImageDeleted),
+    (234001, LarkInvalidRequest), (234002, LarkUnauthorized), (234003, LarkFileNotInMessage),
+    (234005, LarkImageDeleted),
     (234006, LarkImageRejected), (234007, LarkBotNotEnabled), (234008, LarkNotResourceSender),
     (234010, LarkImageRejected), (234011, LarkImageRejected), (234041, LarkTenantError),
     (234042, LarkTenantError), (99991661, LarkUnauthorized), (99991663, LarkUnauthorized),
     (99991400, LarkRateLimited),
 ]
+
+
+def test_the_lark_cases_are_the_codes_the_spec_lets_a_rule_ask_of_get_image() -> None:
+    assert {code for code, _ in LARK_ERRORS} == set(error_table().codes_of("getImage"))
+
+
 # GeWe failure name -> (msg, data.code, data.msg) as downloadImage answers it
 GEWE_DOWNLOAD_ERRORS = {
     "token_missing": ("header:X-GEWE-TOKEN 不可为空", None, None),

@@ -13,12 +13,12 @@ from openapi_schema_validator import OAS30WriteValidator
 
 from contract_tests.strategies import SchemaResolver, from_schema
 from mockserver.http.schema_check import compile_check
-from mockserver.specs import ALL_SPECS, HTTP_METHODS, load_spec
+from mockserver.specs import HTTP_METHODS, load_spec, spec_names
 
 
 def request_schemas() -> Iterator[tuple[str, str, Any]]:
     """(spec, what, schema inlined) for the JSON bodies and path parameters of the requests."""
-    for name in ALL_SPECS:
+    for name in spec_names():
         document = load_spec(name).document
         resolver = SchemaResolver(document)
         for item in document["paths"].values():
@@ -39,7 +39,7 @@ def request_schemas() -> Iterator[tuple[str, str, Any]]:
 
 def component_schemas() -> Iterator[tuple[str, str, Any]]:
     """The specs' other schemas, for keywords the requests do not use (yet)."""
-    for name in ALL_SPECS:
+    for name in spec_names():
         document = load_spec(name).document
         resolver = SchemaResolver(document)
         for schema_name, schema in document.get("components", {}).get("schemas", {}).items():

@@ -30,12 +30,9 @@ from mockserver.errors import MockServerError
 from mockserver.runtime.clock import Clock
 from mockserver.storage.records import (
     RECORD_TYPES,
-    AccessToken,
     Delivery,
     ImageMessage,
     JournalEntry,
-    LarkChat,
-    LarkMessage,
     RateCount,
     Record,
     Rule,
@@ -47,6 +44,7 @@ from mockserver.storage.records import (
 )
 from mockserver.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from mockserver.storage.store import MemoryStore, Store
+from mockserver.vendors.lark.records import AccessToken, LarkChat, LarkMessage
 
 IMAGE_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\x1a"  # every byte value, line ends, NUL, EOF
 

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from flask import Request, Response
 
-from ...config import GeweDevice
 from ...errors import RequestProblem, VendorError
 from ...incoming import request_origin
 from ...media import images
@@ -23,7 +22,9 @@ from ...storage.records import ImageMessage, StoredImage, image_key
 from ..base import Call, Handler, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image, new_image, new_msg_ids
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
+from ..wechat.user_side import send_bot_image
 from .image_sources import ImageSourceError, image_bytes_for_url
+from .settings import GeweConfig, GeweDevice
 
 TOKEN_HEADER = "X-GEWE-TOKEN"
 OK_MSG = "操作成功"
@@ -93,6 +94,8 @@ def ok(data: object) -> Response:
 
 class GeweApi(VendorApi):
     spec_name = "gewe"
+    settings_type = GeweConfig
+    settings: GeweConfig
     # The hosted service's base is /gewe/v2/api; the self-hosted container serves the same
     # API at /v2/api, the base gewechat-client's README shows (vendor notes 1.1, sdk-notes).
     base_paths = ("/gewe/v2/api", "/v2/api")
@@ -103,25 +106,32 @@ class GeweApi(VendorApi):
         return {"postImage": self.post_image, "downloadImage": self.download_image,
                 "forwardImage": self.forward_image, "setCallback": self.set_callback}
 
+    def admin_handlers(self) -> Mapping[str, Handler]:
+        return {"receiveGeweImage": self.send_bot_image}
+
+    def send_bot_image(self, call: Call) -> Response:
+        devices = {d.app_id: d.wxid for d in self.settings.devices}
+        return send_bot_image(self, call.body, devices, self.image_callback)
+
     def callback_refused(self, reason: str) -> GeweError:
         return GeweError(FAILURE_TEXTS["setCallback"][0], reason)
 
     def set_callback(self, call: Call) -> Response:
         token = call.body["token"]
-        if not credential_in(token, self.state.config.gewe.tokens):
+        if not credential_in(token, self.settings.tokens):
             raise token_invalid(token)
         self.subscribe(token, call.body["callbackUrl"])
         return json_response({"ret": 200, "msg": OK_MSG})
 
     def image_callback(self, message: ImageMessage) -> dict[str, Any]:
         """The ``AddMsg`` callback of a received image (vendor notes 1.6, from captures)."""
-        device = next(d for d in self.state.config.gewe.devices if d.app_id == message.account)
+        device = next(d for d in self.settings.devices if d.app_id == message.account)
         image = self.state.store.load(StoredImage, image_key("gewe", message.image_id))
         thumb = (self.state.store.get_blob(image.variants["thumb"].digest) if image else None
                  ) or b""
         group = message.from_user.endswith("@chatroom")
         new_msg_id: int | str = message.new_msg_id
-        if self.state.config.gewe.new_msg_id_as_string:
+        if self.settings.new_msg_id_as_string:
             new_msg_id = str(new_msg_id)
         sender = message.extra.get("sender", message.from_user)
         return {
@@ -144,7 +154,7 @@ class GeweApi(VendorApi):
         token = request.headers.get(TOKEN_HEADER)
         if not token:
             raise token_missing()
-        if not credential_in(token, self.state.config.gewe.tokens):
+        if not credential_in(token, self.settings.tokens):
             raise token_invalid(token)
         return token
 
@@ -175,7 +185,7 @@ class GeweApi(VendorApi):
         return GeweError(f"参数错误: {problem.detail}")
 
     def _device(self, app_id: str, action_failed: str) -> GeweDevice:
-        for device in self.state.config.gewe.devices:
+        for device in self.settings.devices:
             if device.app_id == app_id:
                 if not device.online:
                     raise GeweError(action_failed, "微信已离线")
@@ -215,17 +225,17 @@ class GeweApi(VendorApi):
         if variant is None:
             raise GeweError(DOWNLOAD_FAILED, self._no_such_type(kind))
         url = issue_file_url(self.state, variant, base_url=self.state.base_url(call.request),
-                             ttl_seconds=self.state.config.gewe.file_url_ttl_seconds)
+                             ttl_seconds=self.settings.file_url_ttl_seconds)
         return ok({"fileUrl": url})
 
     def _no_such_type(self, kind: str) -> str:
-        return self.state.config.gewe.no_such_type_message.format(kind=kind)
+        return self.settings.no_such_type_message.format(kind=kind)
 
     def _image_named_by(self, xml: str, operation_id: str) -> StoredImage:
         action_failed, parse_failed = FAILURE_TEXTS[operation_id]
         try:
             ref = parse_image_xml(
-                xml, allow_sender_prefix=self.state.config.gewe.accept_sender_prefix)
+                xml, allow_sender_prefix=self.settings.accept_sender_prefix)
         except ImageXmlError as exc:
             raise GeweError(parse_failed) from exc
         image = find_image(self.state, "gewe", ref)

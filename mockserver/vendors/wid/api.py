@@ -19,6 +19,8 @@ from ...storage.records import ImageMessage
 from ..base import Call, Handler, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
+from ..wechat.user_side import send_bot_image
+from .settings import WidConfig
 
 FAILED = "失败"
 NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method
@@ -42,9 +44,18 @@ class WidError(VendorError):
 
 class WidApi(VendorApi):
     spec_name = "wid"
+    settings_type = WidConfig
+    settings: WidConfig
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"getMsgImg": self.get_msg_img, "setHttpCallbackUrl": self.set_callback_url}
+
+    def admin_handlers(self) -> Mapping[str, Handler]:
+        return {"receiveWidImage": self.send_bot_image}
+
+    def send_bot_image(self, call: Call) -> Response:
+        instances = {i.w_id: i.wc_id for i in self.settings.instances}
+        return send_bot_image(self, call.body, instances, self.image_callback)
 
     def callback_refused(self, reason: str) -> WidError:
         return WidError(f"回调地址不可用: {reason}")
@@ -56,7 +67,7 @@ class WidApi(VendorApi):
     def image_callback(self, message: ImageMessage) -> dict[str, Any]:
         """The callback of a received image, in the configured format (vendor notes 2.3):
         "old" messageType 6 (private) / 10 (group), or "new" "60002" / "80002"."""
-        instance = next(i for i in self.state.config.wid.instances if i.w_id == message.account)
+        instance = next(i for i in self.settings.instances if i.w_id == message.account)
         group = message.from_user.endswith("@chatroom")
         data: dict[str, Any] = {
             "wId": instance.w_id, "fromUser": message.extra.get("sender", message.from_user),
@@ -64,7 +75,7 @@ class WidApi(VendorApi):
             "timestamp": message.create_time, "content": message.xml, "self": False}
         if group:
             data["fromGroup"] = message.from_user
-        if self.state.config.wid.callback_format == "new":
+        if self.settings.callback_format == "new":
             message_type: int | str = "80002" if group else "60002"
         else:
             message_type = 10 if group else 6
@@ -88,7 +99,7 @@ class WidApi(VendorApi):
     def admit(self, operation: Operation, request: Request) -> str:
         authorization = request.headers.get("Authorization")
         if not authorization or not credential_in(authorization,
-                                                      self.state.config.wid.authorizations):
+                                                      self.settings.authorizations):
             raise WidError("Authorization 无效或已过期")
         return authorization
 
@@ -102,7 +113,7 @@ class WidApi(VendorApi):
 
     def get_msg_img(self, call: Call) -> Response:
         body = call.body
-        if not any(i.w_id == body["wId"] for i in self.state.config.wid.instances):
+        if not any(i.w_id == body["wId"] for i in self.settings.instances):
             raise WidError(f"实例 {body['wId']} 不存在或未登录")
         try:
             ref = parse_image_xml(body["content"])
@@ -116,5 +127,5 @@ class WidApi(VendorApi):
             raise WidError("该图片没有高清图片")
         url = issue_file_url(self.state, variant, base_url=self.state.base_url(call.request),
                              ttl_seconds=None)
-        data = {"url": url} if self.state.config.wid.data_shape == "object" else url
+        data = {"url": url} if self.settings.data_shape == "object" else url
         return json_response({"message": "成功", "code": "1000", "data": data})
