@@ -22,7 +22,7 @@ from ...storage.records import ImageMessage, StoredImage, image_key
 from ..base import Call, Handler, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image, new_image, new_msg_ids
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
-from ..wechat.user_side import send_bot_image
+from ..wechat.user_side import user_sends_image
 from .image_sources import ImageSourceError, image_bytes_for_url
 from .settings import GeweConfig, GeweDevice
 
@@ -107,11 +107,8 @@ class GeweApi(VendorApi):
                 "forwardImage": self.forward_image, "setCallback": self.set_callback}
 
     def admin_handlers(self) -> Mapping[str, Handler]:
-        return {"receiveGeweImage": self.send_bot_image}
-
-    def send_bot_image(self, call: Call) -> Response:
         devices = {d.app_id: d.wxid for d in self.settings.devices}
-        return send_bot_image(self, call.body, devices, self.image_callback)
+        return {"receiveGeweImage": user_sends_image(self, devices, self.image_callback)}
 
     def callback_refused(self, reason: str) -> GeweError:
         return GeweError(FAILURE_TEXTS["setCallback"][0], reason)

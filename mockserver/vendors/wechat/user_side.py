@@ -9,15 +9,21 @@ from flask import Response
 
 from ...media import images
 from ...storage.records import ImageMessage
-from ..base import VendorApi, json_response
+from ..base import Handler, VendorApi, json_response
 from ..user_side import AdminError, delivery_view, image_of
 from .cdn import receive_image
 
 
-def send_bot_image(api: VendorApi, body: Mapping[str, Any], accounts: Mapping[str, str],
-                   callback_of: Callable[[ImageMessage], dict[str, Any]]) -> Response:
-    """Store the picture as WeChat would, then call back the bot of ``body``'s account
-    (``accounts``: the account ids the vendor's config names, and the bot's wxid on each)."""
+def user_sends_image(api: VendorApi, accounts: Mapping[str, str],
+                     callback_of: Callable[[ImageMessage], dict[str, Any]]) -> Handler:
+    """The admin route where a user sends the bot of an account a picture (``accounts``: the
+    account ids the vendor's config names, and the bot's wxid on each)."""
+    return lambda call: _send(api, call.body, accounts, callback_of)
+
+
+def _send(api: VendorApi, body: Mapping[str, Any], accounts: Mapping[str, str],
+          callback_of: Callable[[ImageMessage], dict[str, Any]]) -> Response:
+    """Store the picture as WeChat would, then call the bot back."""
     account = body.get("account") or next(iter(accounts))
     if account not in accounts:
         raise AdminError(400, f"no {api.spec_name} account {account!r}; "

@@ -19,7 +19,7 @@ from ...storage.records import ImageMessage
 from ..base import Call, Handler, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
-from ..wechat.user_side import send_bot_image
+from ..wechat.user_side import user_sends_image
 from .settings import WidConfig
 
 FAILED = "失败"
@@ -51,11 +51,8 @@ class WidApi(VendorApi):
         return {"getMsgImg": self.get_msg_img, "setHttpCallbackUrl": self.set_callback_url}
 
     def admin_handlers(self) -> Mapping[str, Handler]:
-        return {"receiveWidImage": self.send_bot_image}
-
-    def send_bot_image(self, call: Call) -> Response:
         instances = {i.w_id: i.wc_id for i in self.settings.instances}
-        return send_bot_image(self, call.body, instances, self.image_callback)
+        return {"receiveWidImage": user_sends_image(self, instances, self.image_callback)}
 
     def callback_refused(self, reason: str) -> WidError:
         return WidError(f"回调地址不可用: {reason}")
