@@ -55,3 +55,12 @@ def test_serve_names_the_extra_it_needs(client_only: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == ("chatimg-mock: serve needs the mock extra: "
                              "pip install 'chatimg-kit[mock]' (no module named 'flask')\n")
+
+
+def test_the_package_ships_the_dashboard_page(client_only: Path) -> None:
+    folder = subprocess.run(
+        [client_only / "python", "-c", "import pathlib, mockserver; "
+         "print(pathlib.Path(mockserver.__file__).parent / 'admin' / 'ui')"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    shipped = {path.name for path in Path(folder).iterdir()}
+    assert {"index.html", "dashboard.js", "dashboard.css"} <= shipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from flask import Request, Response
@@ -16,12 +17,17 @@ from ..runtime.file_links import FILES_PREFIX, file_response
 from ..runtime.journal import mask
 from ..runtime.state import MockState
 from ..specs import Operation
-from ..storage.records import Delivery, Rule, StoredImage, Subscription
-from ..vendors.base import Call, Handler, VendorApi, credential_in, json_response
+from ..storage.records import Delivery, Rule, Subscription
+from ..vendors.base import Call, Handler, VendorApi, json_response
 from ..vendors.user_side import AdminError, delivery_view
+from . import images
+from .access import ADMIN_TOKEN_HEADER, DASHBOARD_PATH, LINK_PARAMETER, check_token, token_cookie
+from .dashboard import INDEX, ui_file_response
 
 ADMIN_PREFIX = "/__admin/"
-ADMIN_TOKEN_HEADER = "X-Chatimg-Admin-Token"
+# Fixture files a user may send as a picture (the folder also holds one that is not).
+FIXTURE_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".tiff", ".bmp", ".heic")
+DASHBOARD = "getDashboard"  # the page, whose link may carry the admin token
 
 
 class AdminApi(VendorApi):
@@ -37,12 +43,16 @@ class AdminApi(VendorApi):
                  vendors: Mapping[str, VendorApi]):
         super().__init__(state, operations)
         self.vendors = vendors
+        self._thumbnails = images.Thumbnails()
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
             "getIndex": self.get_index, "getSpec": self.get_spec,
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
-            "listImages": self.list_images, "getFile": self.get_file, "getJournal": self.get_journal,
+            "listImages": self.list_images, "getStoredImage": self.get_stored_image,
+            "getImageCopy": self.get_image_copy, "listFixtures": self.list_fixtures,
+            DASHBOARD: self.get_dashboard, "getDashboardFile": self.get_dashboard_file,
+            "getFile": self.get_file, "getJournal": self.get_journal,
             "clearJournal": self.clear_journal, "listRules": self.list_rules,
             "armRule": self.arm_rule, "deleteRule": self.delete_rule,
             "getClock": self.get_clock, "moveClock": self.move_clock,
@@ -53,9 +63,8 @@ class AdminApi(VendorApi):
 
     def admit(self, operation: Operation, request: Request) -> None:
         token = self.state.config.admin_token
-        if token and operation.path.startswith(ADMIN_PREFIX) and \
-                not credential_in(request.headers.get(ADMIN_TOKEN_HEADER, ""), (token,)):
-            raise AdminError(401, f"the admin routes need the {ADMIN_TOKEN_HEADER} header")
+        if token and operation.path.startswith(ADMIN_PREFIX):
+            check_token(request, token, link=operation.operation_id == DASHBOARD)
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> AdminError:
         return AdminError(400, problem.detail)
@@ -63,15 +72,44 @@ class AdminApi(VendorApi):
     def no_route(self, status: int, detail: str) -> AdminError:
         return AdminError(status, f"{detail}; GET / lists the routes")
 
+    @cached_property
+    def _version(self) -> str:
+        return kit_version()  # (read from the installed metadata: milliseconds each time)
+
     def get_index(self, call: Call) -> Response:
         origin = request_origin(call.request)
-        return json_response({"name": "chatimg mock", "version": kit_version(), "apis": {
-            api.spec_name: {
-                "base_urls": [origin + path for path in api.base_paths],
-                "spec": f"{origin}{ADMIN_PREFIX}specs/{api.spec_name}.yaml",
-                "operations": [{"operationId": op.operation_id, "method": op.method,
-                                "path": op.path} for op in api.operations]}
-            for api in (*self.vendors.values(), self)}})
+        return json_response({
+            "name": "chatimg mock", "version": self._version,
+            "dashboard": origin + DASHBOARD_PATH, "apis": {
+                api.spec_name: {
+                    "base_urls": [origin + path for path in api.base_paths],
+                    "spec": f"{origin}{ADMIN_PREFIX}specs/{api.spec_name}.yaml",
+                    "operations": [{"operationId": op.operation_id, "method": op.method,
+                                    "path": op.path, "errors": list(api.error_names(op))}
+                                   for op in api.operations]}
+                for api in (*self.vendors.values(), self)}})
+
+    def get_dashboard(self, call: Call) -> Response:
+        """The page; opened by its link (``?token=``), the admin token goes in a cookie and
+        the browser comes back without it in the address."""
+        if LINK_PARAMETER not in call.valid.query:
+            return ui_file_response(INDEX, call.request)
+        response = Response(status=303, headers={"Location": DASHBOARD_PATH,
+                                                 "Cache-Control": "no-store"})
+        del response.headers["Content-Type"]  # (no body)
+        token = self.state.config.admin_token
+        if token:  # (checked by admit)
+            response.headers["Set-Cookie"] = token_cookie(token)
+        return response
+
+    def get_dashboard_file(self, call: Call) -> Response:
+        return ui_file_response(call.valid.path["asset"], call.request)
+
+    def list_fixtures(self, call: Call) -> Response:
+        folder = data_dir("fixtures") / "images"
+        return json_response({"fixtures": sorted(
+            entry.name for entry in folder.iterdir()
+            if entry.is_file() and entry.name.lower().endswith(FIXTURE_IMAGE_SUFFIXES))})
 
     def get_spec(self, call: Call) -> Response:
         text = (data_dir("specs") / call.valid.path["name"]).read_text(encoding="utf-8")
@@ -85,7 +123,18 @@ class AdminApi(VendorApi):
         return json_response(self.state.config.credentials())
 
     def list_images(self, call: Call) -> Response:
-        return json_response({"images": [_summary(i) for i in self.state.store.records(StoredImage)]})
+        return json_response(images.listing(self.state.store, call.valid.query))
+
+    def get_stored_image(self, call: Call) -> Response:
+        image = images.find_image(self.state.store, call.valid.path["vendor"],
+                                  call.valid.path["image_id"])
+        return json_response(images.detail(self.state.store, image,
+                                           self.vendors.get(image.vendor)))
+
+    def get_image_copy(self, call: Call) -> Response:
+        path = call.valid.path
+        image = images.find_image(self.state.store, path["vendor"], path["image_id"])
+        return images.copy_response(self.state.store, image, path["copy"], self._thumbnails)
 
     def get_file(self, call: Call) -> Response:
         return file_response(self.state, call.valid.path["file_id"])
@@ -93,8 +142,10 @@ class AdminApi(VendorApi):
     def get_journal(self, call: Call) -> Response:
         query = call.valid.query
         try:
-            entries = journal.query(self.state.journal_writer, operation=query.get("operation"),
-                                    api=query.get("api"), limit=query.get("limit"))
+            entries = journal.query(
+                self.state.journal_writer, operation=query.get("operation"),
+                api=query.get("api"), limit=query.get("limit"), status=query.get("status"),
+                after=query.get("after"), newest_first=query.get("order") == "newest")
         except ValueError as exc:
             raise AdminError(400, str(exc)) from exc
         return json_response({"entries": [_journal_entry(e) for e in entries]})
@@ -198,12 +249,3 @@ def _journal_entry(entry: journal.JournalEntry) -> dict[str, Any]:
             "vendorCode": entry.vendor_code, "responseBody": entry.response_body,
             "durationMs": entry.duration_ms, "scenario": entry.scenario}
 
-
-def _summary(image: StoredImage) -> dict[str, Any]:
-    return {
-        "vendor": image.vendor, "imageId": image.image_id, "owner": image.owner,
-        "origin": image.origin, "imageType": image.image_type, "deleted": image.deleted,
-        "variants": {name: {"length": v.length, "width": v.width, "height": v.height,
-                            "md5": v.md5, "contentType": v.content_type}
-                     for name, v in image.variants.items()},
-    }

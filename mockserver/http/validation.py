@@ -8,9 +8,10 @@ words in its own envelope.
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask import Request
 from openapi_core.datatypes import RequestParameters
@@ -134,11 +135,13 @@ class _FastPath:
     """One operation's checks, compiled from its spec at start."""
 
     def __init__(self, body_required: bool, body_check: Check | None, body_schema: Any,
-                 path_checks: dict[str, Check], security: list[list[dict[str, Any]]]):
+                 path_checks: dict[str, Check], query_checks: dict[str, _QueryCheck],
+                 security: list[list[dict[str, Any]]]):
         self._body_required = body_required
         self._body_check = body_check
         self._body_schema = body_schema
         self._path_checks = path_checks
+        self._query_checks = query_checks
         self._security = security
 
     @classmethod
@@ -148,8 +151,7 @@ class _FastPath:
         method = item[operation.method.lower()]
         parameters = [resolver.inline(p) for p in (*item.get("parameters", ()),
                                                    *method.get("parameters", ()))]
-        if any(p["in"] != "path" or p.get("schema", {}).get("type") != "string"
-               or _has_converted_format(p.get("schema", {})) for p in parameters):
+        if not all(_plain_parameter(p) for p in parameters):
             return None
         body = method.get("requestBody")
         body_check = body_schema = None
@@ -165,7 +167,10 @@ class _FastPath:
         security = [[schemes[name] for name in requirement]
                     for requirement in method.get("security", spec.document.get("security", []))]
         return cls(bool(body and body.get("required")), body_check, body_schema,
-                   {p["name"]: _check(p.get("schema", {})) for p in parameters}, security)
+                   {p["name"]: _check(p["schema"]) for p in parameters if p["in"] == "path"},
+                   {p["name"]: _QueryCheck(bool(p.get("required")), p["schema"]["type"],
+                                           _check(p["schema"]))
+                    for p in parameters if p["in"] == "query"}, security)
 
     def validate(self, request: Request) -> ValidRequest | None:
         """The validated request, or None to let openapi-core decide."""
@@ -177,6 +182,23 @@ class _FastPath:
         for name, check in self._path_checks.items():
             if name not in path or not check(path[name]):
                 return None
+        query = {}
+        for name, rule in self._query_checks.items():
+            given = request.args.getlist(name)
+            if len(given) != 1:  # (none: missing or fine; more: openapi-core judges)
+                if given or rule.required:
+                    return None
+                continue
+            value: Any = given[0]
+            if not value:  # (an empty value: openapi-core's rules on it)
+                return None
+            if rule.kind == "integer":
+                if not _INTEGER.fullmatch(value):
+                    return None
+                value = int(value)
+            if not rule.check(value):
+                return None
+            query[name] = value
         body = None
         if self._body_check is not None:
             content_type = request.content_type
@@ -194,7 +216,27 @@ class _FastPath:
             body = _with_defaults(self._body_schema, body)
         elif self._body_required:
             return None
-        return ValidRequest(path=path, body=body)
+        return ValidRequest(path=path, query=query, body=body)
+
+
+class _QueryCheck(NamedTuple):
+    required: bool
+    kind: str  # "string" or "integer": what the text of the value is read as
+    check: Check
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")  # (longer: openapi-core judges)
+
+
+def _plain_parameter(parameter: Mapping[str, Any]) -> bool:
+    """A parameter the fast path reads as openapi-core would: a path string, or one plain
+    string or integer in the query (no default to fill in, no style, no converted format)."""
+    schema = parameter.get("schema", {})
+    if parameter["in"] == "path":
+        return schema.get("type") == "string" and not _has_converted_format(schema)
+    return (parameter["in"] == "query" and schema.get("type") in ("string", "integer")
+            and "default" not in schema and not _has_converted_format(schema)
+            and not {"style", "explode", "content", "allowEmptyValue"} & set(parameter))
 
 
 QUOTE_CHARS = 60  # of a body, at most, in an error message

@@ -48,6 +48,8 @@ RAW_TEXT_LIMIT = 32 * 1024
 # Levels of nesting a summary keeps; deeper arrays and objects are cut.
 SUMMARY_DEPTH = 32
 _counter = itertools.count()
+# How long stopping waits for a write under way (a busy store's own timeout).
+STOP_WAIT_SECONDS = 10.0
 
 ReplyCode = Callable[[Any], Any]
 # What a store raises for a record it cannot encode (an unpaired surrogate is a
@@ -256,7 +258,12 @@ class JournalWriter:
             self._pending[:0] = entries
 
     def stop(self) -> None:
+        """Write what waits, once the thread that writes has finished a write it has under
+        way: the store is closed next, and a connection closed under a write crashes."""
         self._stopped = True
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=STOP_WAIT_SECONDS)
         self.flush()
 
     def settle(self) -> None:
@@ -341,17 +348,47 @@ def record_delivery(writer: JournalWriter, delivery: Delivery, answer: httpx.Res
 
 
 def query(writer: JournalWriter, *, operation: str | None = None, api: str | None = None,
-          limit: int | None = None) -> list[JournalEntry]:
-    """Entries oldest first, optionally of one operation or API, the last ``limit`` of them;
-    ValueError for an operation no entry can be of."""
+          limit: int | None = None, status: int | str | None = None, after: str | None = None,
+          newest_first: bool = False) -> list[JournalEntry]:
+    """Entries oldest first (or newest first), optionally of one operation, API or ``status``
+    (a code, or a class such as "4xx"), newer than the entry ``after``, the last ``limit`` of
+    them; ValueError for an operation no entry can be of, or a status that is neither.
+
+    Entries are read newest first until ``limit`` match, so the latest page of a full journal
+    costs a page, not the journal (ids sort in time order)."""
     if operation is not None:
         writer.check_operation(operation)
+    status_matches = _status_test(status)
     writer.settle()
-    entries = sorted(writer.store.records(JournalEntry), key=lambda e: e.entry_id)
-    entries = [e for e in entries if (operation is None or e.operation == operation)
-               and (api is None or e.api == api)]
-    return [summarised(e, writer.reply_codes, writer.secrets.fields)
-            for e in (entries[-limit:] if limit else entries)]
+
+    def wanted(entry: JournalEntry) -> bool:
+        return ((operation is None or entry.operation == operation)
+                and (api is None or entry.api == api) and status_matches(entry.status))
+
+    store = writer.store
+    if limit:
+        entries = list(itertools.islice(filter(wanted, store.in_key_order(
+            JournalEntry, descending=True, above=after)), limit))
+        if not newest_first:
+            entries.reverse()
+    else:
+        entries = list(filter(wanted, store.in_key_order(JournalEntry, descending=newest_first,
+                                                         above=after)))
+    return [summarised(e, writer.reply_codes, writer.secrets.fields) for e in entries]
+
+
+def _status_test(status: int | str | None) -> Callable[[int], bool]:
+    """Whether an entry's status is ``status``: a code (404, "404") or a class ("4xx")."""
+    if status is None:
+        return lambda _: True
+    text = str(status).strip().lower()
+    if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+        first = int(text[0])
+        return lambda code: code // 100 == first
+    if text.isdigit() and text.isascii():
+        code = int(text)
+        return lambda given: given == code
+    raise ValueError(f"status {status!r} is neither an HTTP status (404) nor a class (4xx)")
 
 
 def clear(writer: JournalWriter) -> int:

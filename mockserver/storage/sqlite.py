@@ -32,13 +32,14 @@ store (gunicorn ``--preload``) notices the new pid and opens its own, as SQLite 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from typing import Any
 from ..errors import MockServerError, StoreError
 from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
 from .shared_counter import SharedCounter
-from .store import Store, digest_of
+from .store import Store, check_fields, digest_of
 
 try:
     import fcntl
@@ -87,6 +88,9 @@ _FROM_VERSION_1 = (
 )
 _LOAD = "SELECT body FROM records WHERE kind = ? AND key = ?"
 _LIST = "SELECT body FROM records WHERE kind = ? ORDER BY id"
+# in_key_order reads from the (kind, key) index a batch at a time, each batch bigger (up to
+# the last size), so that the newest few cost one small read and all of them few reads.
+KEY_ORDER_BATCHES = (64, 256, 1024)
 # REPLACE deletes a row of the same kind and key and inserts anew: a re-saved key is the newest.
 _SAVE = "INSERT OR REPLACE INTO records (kind, key, body) VALUES (?, ?, ?)"
 _DELETE = "DELETE FROM records WHERE kind = ? AND key = ?"
@@ -221,6 +225,54 @@ class SqliteStore(Store):
         finally:
             self._idle.append(connection)
         return [record_from_dict(cls, json.loads(body)) for (body,) in rows]
+
+    def in_key_order(self, cls: type[R], *, descending: bool = False,
+                     above: str | None = None) -> Iterator[R]:
+        low, high = above, None  # the keys read lie strictly between these
+        for batch in itertools.chain(KEY_ORDER_BATCHES, itertools.repeat(KEY_ORDER_BATCHES[-1])):
+            conditions, parameters = ["kind = ?"], [cls.kind]
+            for bound, condition in ((low, "key > ?"), (high, "key < ?")):
+                if bound is not None:
+                    conditions.append(condition)
+                    parameters.append(bound)
+            statement = (f"SELECT key, body FROM records WHERE {' AND '.join(conditions)} "
+                         f"ORDER BY key {'DESC' if descending else 'ASC'} LIMIT {batch}")
+            connection = self._acquire()
+            try:  # (given back before the first record is handed on: the reader may stop)
+                rows = connection.execute(statement, parameters).fetchall()
+            finally:
+                self._idle.append(connection)
+            for _, body in rows:
+                yield record_from_dict(cls, json.loads(body))
+            if len(rows) < batch:
+                return
+            if descending:
+                high = rows[-1][0]
+            else:
+                low = rows[-1][0]
+
+    def matching(self, cls: type[R], where: Mapping[str, Any], *, newest_by: str | None = None,
+                 offset: int = 0, limit: int | None = None) -> tuple[list[R], int]:
+        if cls.kind in READ_MOSTLY_KINDS:  # (cached in this process: read there)
+            return super().matching(cls, where, newest_by=newest_by, offset=offset, limit=limit)
+        check_fields(cls, [*where, *([newest_by] if newest_by else [])])
+        # Values are compared as JSON keeps them (json_extract), paths and values bound.
+        condition = "kind = ?" + " AND json_extract(body, ?) IS ?" * len(where)
+        parameters: list[Any] = [cls.kind]
+        for name, value in where.items():
+            parameters += [f"$.{name}", value]
+        order = "json_extract(body, ?) DESC, id DESC" if newest_by else "id"
+        connection = self._acquire()
+        try:
+            rows = connection.execute(
+                f"SELECT body, count(*) OVER () FROM records WHERE {condition} ORDER BY {order} "
+                f"LIMIT ? OFFSET ?", [*parameters, *([f"$.{newest_by}"] if newest_by else []),
+                                     -1 if limit is None else limit, offset]).fetchall()
+            total = rows[0][1] if rows else connection.execute(
+                f"SELECT count(*) FROM records WHERE {condition}", parameters).fetchone()[0]
+        finally:
+            self._idle.append(connection)
+        return [record_from_dict(cls, json.loads(body)) for body, _ in rows], total
 
     def clear(self) -> None:
         # The blobs go once the records are gone (a reader that still finds a record finds its

@@ -7,11 +7,13 @@ round trip is easy to check.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from .records import R, Record
 
@@ -59,6 +61,32 @@ class Store(ABC):
     def records(self, cls: type[R]) -> list[R]:
         """Every record of type ``cls``, oldest first."""
 
+    def in_key_order(self, cls: type[R], *, descending: bool = False,
+                     above: str | None = None) -> Iterator[R]:
+        """The records of type ``cls`` by key (as strings compare), descending if asked, those
+        whose key is greater than ``above`` only; read as they are taken, so a reader that
+        stops after the newest few (the journal's latest page) does not read them all.
+
+        The default reads them all; a store with an index by key reads a batch at a time."""
+        chosen = [r for r in self.records(cls) if above is None or r.key > above]
+        return iter(sorted(chosen, key=lambda r: r.key, reverse=descending))
+
+    def matching(self, cls: type[R], where: Mapping[str, Any], *, newest_by: str | None = None,
+                 offset: int = 0, limit: int | None = None) -> tuple[list[R], int]:
+        """The records of type ``cls`` whose fields have ``where``'s (plain) values, ``limit``
+        of them from ``offset``, and how many match in all: oldest first, or newest first by
+        the number in the field ``newest_by`` (of equal ones, the last stored first).
+
+        The default reads every record; a store that can look into its records reads only
+        the page (the dashboard's images, 24 of a thousand)."""
+        check_fields(cls, [*where, *([newest_by] if newest_by else [])])
+        chosen = [r for r in self.records(cls)
+                  if all(getattr(r, name) == value for name, value in where.items())]
+        if newest_by is not None:
+            chosen.reverse()  # (a stable sort then puts the last stored first among equals)
+            chosen.sort(key=lambda r: getattr(r, newest_by), reverse=True)
+        return chosen[offset:None if limit is None else offset + limit], len(chosen)
+
     @abstractmethod
     def trim(self, cls: type[R], keep: int) -> int:
         """Drop all but the newest ``keep`` records of type ``cls``; return how many went."""
@@ -74,6 +102,14 @@ class Store(ABC):
     def beside(self, name: str) -> Store:
         """A store of the same kind for records kept apart (the journal), so that their
         writes never queue behind this store's; a persistent one lives beside this one."""
+
+
+def check_fields(cls: type, names: Iterable[str]) -> None:
+    """ValueError unless each of ``names`` is a field of the record class ``cls``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {', '.join(unknown)}")
 
 
 def digest_of(data: bytes) -> str:
@@ -120,6 +156,14 @@ class MemoryStore(Store):
     def records(self, cls: type[R]) -> list[R]:
         with self._lock:
             return list(self._records.get(cls.kind, {}).values())  # type: ignore[arg-type]
+
+    def in_key_order(self, cls: type[R], *, descending: bool = False,
+                     above: str | None = None) -> Iterator[R]:
+        with self._lock:  # (a sort of keys this store mostly holds in order already)
+            chosen = [(key, record) for key, record in self._records.get(cls.kind, {}).items()
+                      if above is None or key > above]
+        chosen.sort(key=lambda pair: pair[0], reverse=descending)
+        return (record for _, record in chosen)  # type: ignore[misc]
 
     def beside(self, name: str) -> MemoryStore:
         return MemoryStore()

@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from flask import Request, Response
 
@@ -21,7 +21,7 @@ from ..incoming import ValidRequest, body_problem, read_json
 from ..runtime.delivery import CallbackUrlRefused, check_callback_url
 from ..runtime.state import MockState
 from ..specs import Operation
-from ..storage.records import Delivery, Subscription
+from ..storage.records import Delivery, StoredImage, Subscription
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,14 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+
+
+class MessageOfImage(NamedTuple):
+    """The message an image came or went in, as the dashboard shows it: its key in the store
+    (the key deliveries of it name) and its fields, in the vendor's words."""
+
+    key: str
+    fields: dict[str, Any]
 
 
 class VendorApi(ABC):
@@ -152,6 +160,11 @@ class VendorApi(ABC):
                 vendor=self.spec_name, url=subscription.url, body=body, headers=headers,
                 message_key=message_key, timeout=self.callback_timeout, wait=wait))
         return deliveries
+
+    def image_message(self, image: StoredImage) -> MessageOfImage | None:
+        """The message ``image`` came or went in (the first, if several), for the dashboard;
+        None when there is none (an upload not sent yet) or the vendor keeps no messages."""
+        return None
 
     def accepts(self, subscription: Subscription, payload: Mapping[str, Any]) -> bool:
         """Whether this subscription wants this payload (e.g. the Lark app it was sent to)."""

@@ -240,6 +240,93 @@ def test_records_lists_only_that_kind_oldest_first(store: Store) -> None:
     assert store.records(ImageMessage) == []
 
 
+def test_in_key_order_lists_that_kind_by_key_either_way(store: Store) -> None:
+    for key in ("s3", "s1", "s10", "s2"):
+        store.save(Setting(key, key.upper()))
+    store.save(access_token())
+    assert list(store.in_key_order(Setting)) == [Setting(k, k.upper())
+                                                 for k in ("s1", "s10", "s2", "s3")]
+    assert [r.key for r in store.in_key_order(Setting, descending=True)] == [
+        "s3", "s2", "s10", "s1"]
+    assert list(store.in_key_order(ImageMessage)) == []
+
+
+def test_in_key_order_above_a_key_lists_only_greater_keys(store: Store) -> None:
+    for key in ("s3", "s1", "s10", "s2"):
+        store.save(Setting(key, 0))
+    assert [r.key for r in store.in_key_order(Setting, above="s10")] == ["s2", "s3"]
+    assert [r.key for r in store.in_key_order(Setting, above="s10", descending=True)] == [
+        "s3", "s2"]
+    assert [r.key for r in store.in_key_order(Setting, above="s15")] == ["s2", "s3"]
+    assert list(store.in_key_order(Setting, above="s3", descending=True)) == []
+
+
+def test_in_key_order_reads_thousands_and_a_reader_may_stop_at_the_first(store: Store) -> None:
+    keys = [f"{n:020d}-1-{n}" for n in range(3000)]  # (journal ids: past SQLite's batches)
+    store.save_many([Setting(key, n) for n, key in sorted(enumerate(keys),
+                                                          key=lambda pair: pair[0] % 7)])
+    assert [r.key for r in store.in_key_order(Setting)] == keys
+    assert [r.key for r in store.in_key_order(Setting, descending=True)] == keys[::-1]
+    assert [r.key for r in store.in_key_order(Setting, descending=True,
+                                              above=keys[1500])] == keys[:1500:-1]
+    newest = store.in_key_order(Setting, descending=True)
+    assert [next(newest).value for _ in range(3)] == [2999, 2998, 2997]
+    store.save(Setting("s-while-read", 0))  # (a reader that stopped holds nothing up)
+    assert store.load(Setting, "s-while-read") == Setting("s-while-read", 0)
+
+
+def images_made(store: Store) -> list[StoredImage]:
+    """Images of two owners and both origins; two made in the same instant; one re-saved."""
+    made = [dataclasses.replace(stored_image(f"3057{n:02d}", owner=f"wx_owner{n % 2}"),
+                                origin=("sent", "received")[n % 3 == 0], created_at=at)
+            for n, at in enumerate([10.0, 30.0, 20.0, 30.0, 5.0, 40.0])]
+    store.save_many(made)
+    store.save(Setting("clock_offset", 1.5))
+    store.save(made[0])  # re-saved: now the last stored
+    return [*made[1:], made[0]]
+
+
+def test_matching_without_conditions_is_every_record_in_store_order(store: Store) -> None:
+    stored = images_made(store)
+    assert store.matching(StoredImage, {}) == (stored, 6)
+    assert store.matching(StoredImage, {}, offset=4) == (stored[4:], 6)
+    assert store.matching(ImageMessage, {}) == ([], 0)
+
+
+def test_matching_keeps_the_records_whose_fields_have_the_values(store: Store) -> None:
+    stored = images_made(store)
+    owner0 = [image for image in stored if image.owner == "wx_owner0"]
+    assert store.matching(StoredImage, {"owner": "wx_owner0"}) == (owner0, 3)
+    found, total = store.matching(StoredImage, {"owner": "wx_owner1", "origin": "received"})
+    assert [image.image_id for image in found] == ["305703"] and total == 1
+    assert store.matching(StoredImage, {"vendor": "wid"}) == ([], 0)
+    assert store.matching(StoredImage, {"deleted": False})[1] == 6
+
+
+def test_matching_newest_first_puts_the_last_stored_first_among_equals(store: Store) -> None:
+    images_made(store)
+    newest, total = store.matching(StoredImage, {}, newest_by="created_at")
+    assert [image.image_id for image in newest] == [
+        "305705", "305703", "305701", "305702", "305700", "305704"]
+    assert total == 6
+
+
+def test_matching_pages_and_counts_all_that_match(store: Store) -> None:
+    images_made(store)
+    pages = [store.matching(StoredImage, {"origin": "sent"}, newest_by="created_at",
+                            offset=offset, limit=2) for offset in (0, 2, 4)]
+    assert [[image.image_id for image in page] for page, _ in pages] == [
+        ["305705", "305701"], ["305702", "305704"], []]
+    assert {total for _, total in pages} == {4}
+
+
+def test_matching_a_field_the_record_does_not_have_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="StoredImage has no field colour"):
+        store.matching(StoredImage, {"colour": "red"})
+    with pytest.raises(ValueError, match="has no field size"):
+        store.matching(StoredImage, {}, newest_by="size")
+
+
 def test_update_creates_a_missing_record_and_returns_it(store: Store) -> None:
     seen: list[Setting | None] = []
 

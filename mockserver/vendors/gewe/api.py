@@ -19,8 +19,8 @@ from ...media import images
 from ...runtime.file_links import issue_file_url
 from ...specs import Operation
 from ...storage.records import ImageMessage, StoredImage, image_key
-from ..base import Call, Handler, VendorApi, credential_in, json_response
-from ..wechat.cdn import find_image, new_image, new_msg_ids
+from ..base import Call, Handler, MessageOfImage, VendorApi, credential_in, json_response
+from ..wechat.cdn import find_image, message_of_image, new_image, new_msg_ids
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
 from ..wechat.user_side import user_sends_image
 from .image_sources import ImageSourceError, image_bytes_for_url
@@ -109,6 +109,9 @@ class GeweApi(VendorApi):
     def admin_handlers(self) -> Mapping[str, Handler]:
         devices = {d.app_id: d.wxid for d in self.settings.devices}
         return {"receiveGeweImage": user_sends_image(self, devices, self.image_callback)}
+
+    def image_message(self, image: StoredImage) -> MessageOfImage | None:
+        return message_of_image(self.state, image)
 
     def callback_refused(self, reason: str) -> GeweError:
         return GeweError(FAILURE_TEXTS["setCallback"][0], reason)

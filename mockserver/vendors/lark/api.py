@@ -19,7 +19,7 @@ from ...runtime import rate_limits
 from ...runtime.rate_limits import Window
 from ...specs import Operation
 from ...storage.records import StoredImage, Subscription, image_key
-from ..base import Call, Handler, VendorApi, credential_in, json_response
+from ..base import Call, Handler, MessageOfImage, VendorApi, credential_in, json_response
 from ..wechat.cdn import variant_of
 from .chats import p2p_chat
 from .errors import LOG_ID_HEADER, LarkError, LarkEventsRefused, TokenRefusal, error_table, log_id
@@ -264,6 +264,16 @@ class LarkApi(VendorApi):
             "Content-Disposition": f'attachment; filename="{key}.{extension}"'})
 
     # --- events: the hooks that deliver them (user_side.py makes them) --------------------
+
+    def image_message(self, image: StoredImage) -> MessageOfImage | None:
+        message = next((m for m in self.state.store.records(LarkMessage)
+                        if image.image_id in m.image_keys), None)
+        if message is None:
+            return None
+        return MessageOfImage(message.key, {
+            "message_id": message.message_id, "chat_id": message.chat_id,
+            "chat_type": message.chat_type, "sender": message.sender,
+            "direction": message.direction, "event": message.event})
 
     def callback_refused(self, reason: str) -> VendorError:
         return LarkEventsRefused(reason)

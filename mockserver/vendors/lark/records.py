@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ...storage.records import record
 
@@ -41,6 +42,8 @@ class LarkMessage:
     create_time_ms: int
     direction: str = "in"
     receive_id: str = ""
+    # The im.message.receive_v1 event the bot was sent of a user's message, as sent.
+    event: Mapping[str, Any] | None = None
 
     @property
     def key(self) -> str:

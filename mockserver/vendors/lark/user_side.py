@@ -133,17 +133,17 @@ class LarkUsers:
                                   user_id(sender_open_id), union_id(sender_open_id), new=chat_id)
             chat_id = chat_id or users_chat
         now_ms = int(self.state.clock.now() * 1000)
-        message = LarkMessage(
-            message_id=lark_id("om"), app_id=app.app_id, chat_id=chat_id or lark_id("oc"),
-            chat_type=chat_type, sender=sender_open_id, image_keys=(key,),
-            create_time_ms=now_ms)
-        self.state.store.save(message)
+        message_id, chat_id = lark_id("om"), chat_id or lark_id("oc")
         # subscribe_events, the only maker of Lark subscriptions, always keeps a token
         token: str = (subscription.options["verification_token"] if subscription
                       else app.verification_token)
         event = image_message_event(
             app_id=app.app_id, tenant_key=app.tenant_key, verification_token=token,
-            message_id=message.message_id, chat_id=message.chat_id, chat_type=chat_type,
+            message_id=message_id, chat_id=chat_id, chat_type=chat_type,
             sender_open_id=sender_open_id, sender_user_id=user_id(sender_open_id),
             sender_union_id=union_id(sender_open_id), image_key=key, create_time_ms=now_ms)
+        message = LarkMessage(
+            message_id=message_id, app_id=app.app_id, chat_id=chat_id, chat_type=chat_type,
+            sender=sender_open_id, image_keys=(key,), create_time_ms=now_ms, event=event)
+        self.state.store.save(message)
         return message, event

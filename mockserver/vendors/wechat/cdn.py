@@ -14,6 +14,7 @@ from ...media import images
 from ...runtime.state import MockState
 from ...storage.records import ImageMessage, StoredImage, Variant, image_key
 from ...storage.store import digest_of
+from ..base import MessageOfImage
 from .message_xml import ImageRef, image_xml
 
 NORMAL_MAX_SIDE = 1080  # WeChat's "normal" copy is a recompressed picture of about this size
@@ -88,3 +89,19 @@ def receive_image(state: MockState, *, vendor: str, account: str, bot: str, send
         direction="in", extra={"sender": sender, "clean_xml": xml})
     state.store.save_many((image, message), copies.values())
     return message, image
+
+
+def message_of_image(state: MockState, image: StoredImage) -> MessageOfImage | None:
+    """The first message ``image`` went or came in, for the dashboard, as WeChat names it."""
+    found, _ = state.store.matching(ImageMessage, {"vendor": image.vendor,
+                                                   "image_id": image.image_id}, limit=1)
+    if not found:
+        return None
+    message = found[0]
+    xml = message.extra.get("clean_xml") or message.xml or image_xml(  # (sent: as it goes out)
+        cdn_url=image.image_id, aes_key=image.aes_key, normal=image.variants["normal"],
+        thumb=image.variants["thumb"], hd=image.variants.get("hd"))
+    return MessageOfImage(message.key, {
+        "xml": xml, "fromUser": message.from_user,
+        "toUser": message.to_user, "newMsgId": message.new_msg_id,
+        "direction": message.direction, "createTime": message.create_time})

@@ -15,9 +15,9 @@ from flask import Request, Response
 from ...errors import RequestProblem, VendorError
 from ...runtime.file_links import issue_file_url
 from ...specs import Operation
-from ...storage.records import ImageMessage
-from ..base import Call, Handler, VendorApi, credential_in, json_response
-from ..wechat.cdn import find_image
+from ...storage.records import ImageMessage, StoredImage
+from ..base import Call, Handler, MessageOfImage, VendorApi, credential_in, json_response
+from ..wechat.cdn import find_image, message_of_image
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
 from ..wechat.user_side import user_sends_image
 from .settings import WidConfig
@@ -53,6 +53,9 @@ class WidApi(VendorApi):
     def admin_handlers(self) -> Mapping[str, Handler]:
         instances = {i.w_id: i.wc_id for i in self.settings.instances}
         return {"receiveWidImage": user_sends_image(self, instances, self.image_callback)}
+
+    def image_message(self, image: StoredImage) -> MessageOfImage | None:
+        return message_of_image(self.state, image)
 
     def callback_refused(self, reason: str) -> WidError:
         return WidError(f"回调地址不可用: {reason}")
