@@ -7,9 +7,11 @@ round trip is easy to check.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import itertools
+import operator
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,11 +82,14 @@ class Store(ABC):
         The default reads every record; a store that can look into its records reads only
         the page (the dashboard's images, 24 of a thousand)."""
         check_fields(cls, [*where, *([newest_by] if newest_by else [])])
-        chosen = [r for r in self.records(cls)
-                  if all(getattr(r, name) == value for name, value in where.items())]
+        wanted = tuple(where.values())
+        values_of = operator.attrgetter(*where) if where else None
+        if values_of is not None and len(wanted) == 1:
+            wanted = wanted[0]  # (one name: attrgetter gives the value, not a tuple)
+        chosen = [r for r in self.records(cls) if values_of is None or values_of(r) == wanted]
         if newest_by is not None:
             chosen.reverse()  # (a stable sort then puts the last stored first among equals)
-            chosen.sort(key=lambda r: getattr(r, newest_by), reverse=True)
+            chosen.sort(key=operator.attrgetter(newest_by), reverse=True)
         return chosen[offset:None if limit is None else offset + limit], len(chosen)
 
     @abstractmethod
@@ -159,11 +164,14 @@ class MemoryStore(Store):
 
     def in_key_order(self, cls: type[R], *, descending: bool = False,
                      above: str | None = None) -> Iterator[R]:
-        with self._lock:  # (a sort of keys this store mostly holds in order already)
-            chosen = [(key, record) for key, record in self._records.get(cls.kind, {}).items()
-                      if above is None or key > above]
-        chosen.sort(key=lambda pair: pair[0], reverse=descending)
-        return (record for _, record in chosen)  # type: ignore[misc]
+        with self._lock:
+            of_kind = dict(self._records.get(cls.kind, {}))
+        keys = sorted(of_kind)  # (plain strings: a sort in C, no key function)
+        if above is not None:
+            keys = keys[bisect.bisect_right(keys, above):]
+        if descending:
+            keys.reverse()
+        return (of_kind[key] for key in keys)  # type: ignore[misc]
 
     def beside(self, name: str) -> MemoryStore:
         return MemoryStore()
