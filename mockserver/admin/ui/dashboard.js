@@ -20,8 +20,8 @@
  */
 "use strict";
 
-const PAGE_SIZE = 24;
-const JOURNAL_LIMIT = 200;
+const PAGE_SIZE = 12;  // a strip's page: two rows of the grid, quick to lay out
+const JOURNAL_LIMIT = 100;  // the journal's first read; polling adds what comes after
 const JOURNAL_KEEP = 500;
 const POLL_MS = 1000;
 const VENDORS = { gewe: "GeWe", wid: "wid", lark: "Lark" };
