@@ -1,7 +1,10 @@
-"""Specification of the state store: what every backend keeps, and what SqliteStore adds.
+"""Specification of the state store: what every backend keeps, and what SqliteStore and
+RedisStore add.
 
-The first part runs against MemoryStore and SqliteStore alike; the second holds SqliteStore to
-its promises of persistence, blobs on disk and atomicity across processes.
+The first part runs against MemoryStore, SqliteStore and RedisStore alike; the second holds
+SqliteStore to its promises of persistence, blobs on disk and atomicity across processes; the
+last holds RedisStore to its own: replicas sharing one state, its round trips, a Redis that is
+down or restarted. RedisStore's tests share one real redis-server per session (``_redis.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from _support import GEWE_APP_ID, GEWE_HEADERS
+from _redis import RedisServer, require_redis_client, require_redis_server
+from _support import GEWE_APP_ID, GEWE_HEADERS, free_port
 from flask.testing import FlaskClient
 
 from chatimg import SentImage
 from mockserver import MockConfig, create_app, mock_state
-from mockserver.errors import MockServerError
+from mockserver.errors import MockServerError, StoreError
 from mockserver.runtime.clock import Clock
 from mockserver.storage.records import (
     RECORD_TYPES,
@@ -43,8 +48,13 @@ from mockserver.storage.records import (
     record_to_dict,
 )
 from mockserver.storage.sqlite import SCHEMA_VERSION, SqliteStore
-from mockserver.storage.store import MemoryStore, Store
+from mockserver.storage.store import MemoryStore, Store, digest_of
 from mockserver.vendors.lark.records import AccessToken, LarkChat, LarkMessage
+
+if TYPE_CHECKING:  # (imported where used: without redis-py, only RedisStore's tests skip)
+    import redis
+
+    from mockserver.storage.redis_store import RedisStore
 
 IMAGE_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\x1a"  # every byte value, line ends, NUL, EOF
 
@@ -147,10 +157,13 @@ def increment(current: Setting | None) -> Setting:
     return Setting("counter", (current.value if current else 0) + 1)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "redis":
+        yield request.getfixturevalue("open_redis")()
         return
     sqlite_store = SqliteStore(tmp_path)
     yield sqlite_store
@@ -169,6 +182,43 @@ def open_store(tmp_path: Path) -> Iterator[Callable[[], SqliteStore]]:
     yield open_one
     for sqlite_store in opened:
         sqlite_store.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session, started when a test first asks for it."""
+    program = require_redis_server()
+    require_redis_client()
+    with RedisServer(program, tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def open_redis(redis_server: RedisServer) -> Iterator[Callable[..., RedisStore]]:
+    """Open RedisStores on a prefix of this test's own (or on ``prefix``, ``url``), as replicas
+    of one mock would."""
+    from mockserver.storage.redis_store import RedisStore
+
+    opened: list[RedisStore] = []
+    own_prefix = redis_server.fresh_prefix()
+
+    def open_one(prefix: str = own_prefix, url: str | None = None) -> RedisStore:
+        opened.append(RedisStore(url or redis_server.url(), prefix))
+        return opened[-1]
+
+    yield open_one
+    for redis_store in opened:
+        redis_store.close()
+
+
+@pytest.fixture
+def raw_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A plain client of the session's server, to look at the keys a store wrote."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url())
+    yield client
+    client.close()
 
 
 # --- blobs -----------------------------------------------------------------------------------
@@ -706,3 +756,220 @@ def test_restarted_app_on_the_same_directory_still_serves_the_image(
     image = downloaded_bytes(restarted, forward_xml_of(posted))
     assert hashlib.md5(image).hexdigest() == posted["md5"]
 
+
+
+# --- RedisStore: replicas that share one state on Redis ---------------------------------------
+
+def round_trips_of(store: RedisStore, action: Callable[[], Any]) -> int:
+    before = store.round_trips
+    action()
+    return store.round_trips - before
+
+
+def test_replicas_share_records_blobs_rules_and_the_clock(
+        open_redis: Callable[..., RedisStore]) -> None:
+    here, other = open_redis(), open_redis()
+    assert here.records(Rule) == [] and here.load(Setting, "clock_offset") is None
+    digest = other.put_blob(IMAGE_BYTES)
+    other.save_many([scenario_rule(), clock_setting(), stored_image()])
+    assert here.records(Rule) == [scenario_rule()]
+    assert here.load(Setting, "clock_offset") == clock_setting()
+    assert here.get_blob(digest) == IMAGE_BYTES and here.records(StoredImage) == [stored_image()]
+    assert other.update(Rule, scenario_rule().key, lambda rule: None) is None
+    assert here.records(Rule) == []
+    here.clear()
+    assert other.get_blob(digest) is None and other.records(StoredImage) == []
+    assert other.load(Setting, "clock_offset") is None
+
+
+REDIS_COUNTING_WORKER = """
+import os, sys, time
+from mockserver.storage.records import Setting
+from mockserver.storage.redis_store import RedisStore
+
+url, prefix, folder, worker, updates = sys.argv[1:6]
+store = RedisStore(url, prefix)
+open(os.path.join(folder, f"ready-{worker}"), "w").close()
+while not os.path.exists(os.path.join(folder, "go")):  # start together, to contend
+    time.sleep(0.001)
+for _ in range(int(updates)):
+    store.update(Setting, "counter",
+                 lambda current: Setting("counter", (current.value if current else 0) + 1))
+store.close()
+"""
+
+
+def test_updates_from_separate_processes_lose_no_increment_on_redis(
+        tmp_path: Path, redis_server: RedisServer,
+        open_redis: Callable[..., RedisStore]) -> None:
+    processes, updates = 4, 200
+    store = open_redis()
+    workers = [subprocess.Popen([sys.executable, "-c", REDIS_COUNTING_WORKER, redis_server.url(),
+                                 store.prefix, str(tmp_path), str(n), str(updates)])
+               for n in range(processes)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < processes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    assert [worker.wait(timeout=60) for worker in workers] == [0] * processes
+    assert store.load(Setting, "counter") == Setting("counter", processes * updates)
+
+
+def test_a_clear_racing_saves_leaves_no_record_without_its_blob(
+        open_redis: Callable[..., RedisStore]) -> None:
+    saver, clearer = open_redis(), open_redis()
+    done = threading.Event()
+
+    def clear_until_done() -> None:
+        while not done.is_set():
+            clearer.clear()
+
+    racing = threading.Thread(target=clear_until_done)
+    racing.start()
+    try:
+        for n in range(300):
+            data = IMAGE_BYTES + n.to_bytes(2, "big")
+            saver.save_many([Setting(f"s{n}", hashlib.sha256(data).hexdigest())], [data])
+    finally:
+        done.set()
+        racing.join()
+    kept = saver.records(Setting)
+    assert all(saver.get_blob(setting.value) is not None for setting in kept)
+
+
+def test_each_operation_costs_the_round_trips_its_module_names(
+        open_redis: Callable[..., RedisStore]) -> None:
+    store = open_redis()
+    image = stored_image()
+    assert round_trips_of(store, lambda: store.save_many([image, image_message()],
+                                                         [IMAGE_BYTES])) == 1
+    assert round_trips_of(store, lambda: store.save(clock_setting())) == 1
+    assert round_trips_of(store, lambda: store.put_blob(IMAGE_BYTES)) == 1
+    assert round_trips_of(store, lambda: store.load(StoredImage, image.key)) == 1
+    assert round_trips_of(store, lambda: store.get_blob(digest_of(IMAGE_BYTES))) == 1
+    assert round_trips_of(store, lambda: store.update(Setting, "counter", increment)) == 2
+    assert round_trips_of(store, lambda: store.records(StoredImage)) == 1
+    assert round_trips_of(store, lambda: store.matching(StoredImage, {"owner": image.owner},
+                                                        newest_by="created_at")) == 1
+    assert round_trips_of(store, lambda: list(store.in_key_order(StoredImage))) == 1
+    assert round_trips_of(store, lambda: store.delete(StoredImage, image.key)) == 1
+    assert round_trips_of(store, lambda: store.trim(ImageMessage, 0)) == 1
+    assert round_trips_of(store, store.clear) == 1
+    store.save_many([Setting(f"{n:05d}", n) for n in range(3000)])
+    # Batches of 64, 256, 1024, 1024 and 1024 (the last one short).
+    assert round_trips_of(store, lambda: list(store.in_key_order(Setting))) == 5
+    assert round_trips_of(store, lambda: next(store.in_key_order(Setting))) == 1
+
+
+def test_a_redis_that_forgot_the_scripts_is_given_them_again(
+        open_redis: Callable[..., RedisStore], raw_redis: redis.Redis) -> None:
+    store = open_redis()
+    raw_redis.script_flush()  # as a restarted Redis has
+    assert round_trips_of(store, lambda: store.save(clock_setting())) == 2
+    assert round_trips_of(store, lambda: store.save(scenario_rule())) == 1
+    raw_redis.script_flush()
+    assert round_trips_of(store, lambda: store.update(Setting, "counter", increment)) == 3
+    assert store.load(Setting, "counter") == Setting("counter", 1)
+
+
+def test_records_are_kept_as_json_under_the_stores_prefix(
+        open_redis: Callable[..., RedisStore], raw_redis: redis.Redis) -> None:
+    store = open_redis()
+    message = image_message()
+    digest = store.put_blob(IMAGE_BYTES)
+    store.save(message)
+    prefix = store.prefix
+    assert {key.decode() for key in raw_redis.scan_iter(match=f"{prefix}*")} == {
+        f"{prefix}{name}" for name in ("records:message", "order:message", "keys:message",
+                                       "sequence", "kinds", "blobs")}
+    body = raw_redis.hget(f"{prefix}records:message", message.key)
+    assert json.loads(body) == record_to_dict(message)  # as SqliteStore keeps it
+    assert raw_redis.hget(f"{prefix}blobs", digest) == IMAGE_BYTES
+
+
+def test_ten_megabytes_are_stored_once_however_often_they_are_put(
+        open_redis: Callable[..., RedisStore], raw_redis: redis.Redis) -> None:
+    store = open_redis()
+    data = os.urandom(10 * 1024 * 1024)
+    assert store.put_blob(data) == store.put_blob(data) == digest_of(data)
+    assert store.get_blob(digest_of(data)) == data
+    assert raw_redis.hlen(f"{store.prefix}blobs") == 1
+
+
+def test_prefixes_databases_and_the_store_beside_keep_records_apart(
+        redis_server: RedisServer, open_redis: Callable[..., RedisStore]) -> None:
+    store = open_redis()
+    elsewhere = open_redis(prefix=redis_server.fresh_prefix())
+    other_database = open_redis(url=redis_server.url(db=1))
+    journal = store.beside("journal")
+    try:
+        store.save(clock_setting())
+        journal.save(journal_entry())
+        assert elsewhere.load(Setting, "clock_offset") is None
+        assert other_database.load(Setting, "clock_offset") is None
+        assert journal.records(Setting) == [] and store.records(JournalEntry) == []
+        elsewhere.clear()
+        other_database.clear()
+        store.clear()  # not the journal's: MockState.reset clears both
+        assert journal.records(JournalEntry) == [journal_entry()]
+        assert journal.prefix == f"{store.prefix}journal:"
+    finally:
+        journal.clear()
+        journal.close()
+    with pytest.raises(ValueError, match="cannot name a store"):
+        store.beside("records")
+
+
+def test_a_redis_nobody_listens_on_is_a_store_error_without_the_password() -> None:
+    require_redis_client()
+    from mockserver.storage.redis_store import RedisStore
+
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=rf"Redis store at 127.0.0.1:{port}/2 is unreachable") \
+            as refused:
+        RedisStore(f"redis://:s3cret@127.0.0.1:{port}/2")
+    assert "s3cret" not in str(refused.value)
+    assert time.monotonic() - started < 2
+    with pytest.raises(StoreError, match="cannot keep state in Redis"):
+        RedisStore("http://127.0.0.1/0")
+
+
+def test_a_redis_that_goes_down_and_comes_back_is_used_again(tmp_path: Path) -> None:
+    require_redis_client()
+    from mockserver.storage.redis_store import RedisStore
+
+    with RedisServer(require_redis_server(), tmp_path) as server:
+        store = RedisStore(server.url())
+        store.save(clock_setting())
+        server.stop()
+        with pytest.raises(StoreError, match="unreachable"):
+            store.load(Setting, "clock_offset")
+        with pytest.raises(StoreError, match="unreachable"):
+            store.update(Setting, "counter", increment)
+        server.start()  # the same port, empty (no persistence), no scripts loaded
+        assert store.load(Setting, "clock_offset") is None
+        assert store.update(Setting, "counter", increment) == Setting("counter", 1)
+        store.close()
+        assert store.load(Setting, "counter") == Setting("counter", 1)  # (reconnects)
+        store.close()
+
+
+def test_closed_store_opens_connections_again_when_used(
+        open_redis: Callable[..., RedisStore]) -> None:
+    store = open_redis()
+    store.save(clock_setting())
+    store.close()
+    assert store.load(Setting, "clock_offset") == clock_setting()
+
+
+def test_two_app_replicas_on_one_redis_serve_each_others_images(
+        open_redis: Callable[..., RedisStore]) -> None:
+    first, second = (create_app(MockConfig(), store=open_redis()) for _ in range(2))
+    try:
+        posted = post_image(first.test_client())
+        image = downloaded_bytes(second.test_client(), forward_xml_of(posted))
+        assert hashlib.md5(image).hexdigest() == posted["md5"]
+    finally:
+        for app in (first, second):
+            mock_state(app).close()
