@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import pytest
 from _support import free_port
-from _system import REQUIRE_VARIABLE, require_system_tool, system_tools_required
+from _system import require_python_module, require_system_tool
 
 START_SECONDS = 10.0
 START_ATTEMPTS = 3  # a free port can be taken between its probe and the server's bind
@@ -31,13 +30,7 @@ def require_redis_server() -> str:
 
 def require_redis_client() -> None:
     """Skip, or fail where system tools are required, without redis-py."""
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        message = "redis (redis-py) is not installed: pip install '.[test]'"
-        if system_tools_required():
-            pytest.fail(f"{message} [{REQUIRE_VARIABLE} is set]", pytrace=False)
-        pytest.skip(message)
+    require_python_module("redis", "redis (redis-py)")
 
 
 class RedisServer:

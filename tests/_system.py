@@ -8,6 +8,7 @@ the test instead, so a broken install can never pass as a row of skips.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -46,3 +47,16 @@ def require_system_tool(name: str, reason: str, *, package: str | None = None,
         pytest.fail(f"{message} [{REQUIRE_VARIABLE} is set: a missing system tool is a failure]",
                     pytrace=False)
     pytest.skip(message)
+
+
+def require_python_module(name: str, distribution: str) -> None:
+    """Skip the calling test or fixture without the module ``name`` (of the test extra's
+    ``distribution``), or fail it when system tools are required: a checkout may run the rest
+    of the tests without it."""
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        message = f"{distribution} is not installed: pip install '.[test]'"
+        if system_tools_required():
+            pytest.fail(f"{message} [{REQUIRE_VARIABLE} is set]", pytrace=False)
+        pytest.skip(message)

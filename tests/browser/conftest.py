@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _system import REQUIRE_VARIABLE, require_system_tool, system_tools_required
+from _system import require_python_module, require_system_tool
 
 from mockserver import LiveServer, MockConfig
 
@@ -41,23 +41,11 @@ CHROMIUM_FLAGS = (
 )
 
 
-def _require_selenium() -> None:
-    """Skip (or, when system tools are required, fail) without Selenium: it comes with the
-    test extra, and a checkout may run the rest of the tests without it."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        message = "selenium is not installed: pip install '.[test]'"
-        if system_tools_required():
-            pytest.fail(f"{message} [{REQUIRE_VARIABLE} is set]", pytrace=False)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def browser_session() -> Iterator[Chrome]:
     """One headless Chromium for the whole run (starting one takes about a second); the
     ``browser`` fixture hands it to each test."""
-    _require_selenium()
+    require_python_module("selenium", "selenium")
     chromium = require_system_tool("chromium", "the browser tests run in it",
                                    also=("chromium-browser",))
     chromedriver = require_system_tool("chromedriver", "Selenium drives Chromium through it",
