@@ -94,15 +94,10 @@ class BenchError(RuntimeError):
 
 # --- what the page asks for -------------------------------------------------------------
 
-def page_constants() -> tuple[int, int]:
-    """PAGE_SIZE and JOURNAL_LIMIT of the page's script: the bench asks what the page asks."""
-    text = UI_SCRIPT.read_text(encoding="utf-8")
-
-    def constant(name: str, default: int) -> int:
-        found = re.search(rf"\bconst {name} = (\d+);", text)
-        return int(found.group(1)) if found else default
-
-    return constant("PAGE_SIZE", 24), constant("JOURNAL_LIMIT", 200)
+def journal_limit() -> int:
+    """JOURNAL_LIMIT of the page's script: the bench asks what the page asks."""
+    found = re.search(r"\bconst JOURNAL_LIMIT = (\d+);", UI_SCRIPT.read_text(encoding="utf-8"))
+    return int(found.group(1)) if found else 200
 
 
 def ui_files() -> list[str]:
@@ -115,18 +110,8 @@ def ui_files() -> list[str]:
 BASICS = ("/", "/__admin/credentials", "/__admin/fixtures")  # loadBasics(), on every view
 
 
-def strips(credentials: dict[str, Any]) -> list[dict[str, str]]:
-    """The image strips the page shows, in its order (accounts(), then each origin)."""
-    accounts = ([("gewe", a) for a in credentials.get("gewe", {}).get("appIds", [])]
-                + [("wid", w) for w in credentials.get("wid", {}).get("wIds", [])]
-                + [("lark", app["app_id"]) for app in credentials.get("lark", [])
-                   if isinstance(credentials.get("lark"), list)])
-    return [{"vendor": vendor, "account": account, "origin": origin}
-            for vendor, account in accounts for origin in ("sent", "received")]
-
-
-def listing_path(strip: dict[str, str], page_size: int) -> str:
-    return "/__admin/images?" + urlencode({**strip, "limit": page_size, "offset": 0})
+# The images view's data: each account's first page in each direction, in one request.
+BY_ACCOUNT = ("images by account", "/__admin/images/by-account")
 
 
 def journal_path(journal_limit: int) -> str:
@@ -379,8 +364,10 @@ def _labelled_basics() -> list[tuple[str, str]]:
 
 
 def _thumbnails(reply: httpx.Response) -> list[str]:
+    """The thumbnails of every image a reply of GET /__admin/images/by-account shows."""
     try:
-        return [image["thumbnailUrl"] for image in reply.json().get("images", [])]
+        return [image["thumbnailUrl"] for group in reply.json()["groups"]
+                for image in group["images"]]
     except (ValueError, AttributeError, KeyError, TypeError):
         return []
 
@@ -461,7 +448,10 @@ PROBE = """
 (() => {
   const marks = {};
   window.__dashboardBench = marks;
-  const inView = (node) => {
+  const inView = (node) => {  // (what the page does not lay out yet is not in view)
+    if (node.checkVisibility && !node.checkVisibility({ contentVisibilityAuto: true })) {
+      return false;
+    }
     const r = node.getBoundingClientRect();
     return r.width > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight
       && r.left < innerWidth;
@@ -473,13 +463,13 @@ PROBE = """
       if (strips.length && strips.every((s) => s.querySelector(".pager-info").textContent
           || s.querySelector(".status").textContent)) {
         marks.imagesListed = now;
-        marks.thumbnails = document.querySelectorAll("img[data-testid=thumbnail]").length;
       }
     }
     if (marks.imagesListed && !marks.imagesShown) {
       const shown = [...document.querySelectorAll("img[data-testid=thumbnail]")].filter(inView);
       if (shown.every((img) => img.complete)) {
         marks.imagesShown = now;
+        marks.thumbnails = document.querySelectorAll("img[data-testid=thumbnail]").length;
         marks.thumbnailsInView = shown.length;
         marks.broken = shown.filter((img) => !img.naturalWidth).length;
       }
@@ -527,7 +517,7 @@ const finish = () => {
     basicsDone: last((r) => /\/(__admin\/(credentials|fixtures))?$/.test(r.name)),
     document: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd,
     load: nav.loadEventEnd,
-    dataDone: last((r) => /\/__admin\/(images|journal)\?/.test(r.name)),
+    dataDone: last((r) => /\/__admin\/(images\/by-account|images\?|journal\?)/.test(r.name)),
     thumbnailsFetched: resources.filter((r) => /\/thumbnail$/.test(r.name)).length });
 };
 finish();
@@ -596,7 +586,7 @@ class StoreRun:
 def measure_store(kind: ServerKind, args: argparse.Namespace, log_dir: Path,
                   browser: Browser | None) -> StoreRun:
     run = StoreRun(kind.name)
-    page_size, journal_limit = page_constants()
+    newest = journal_limit()
     try:
         with RunningServer.start(kind, log_dir, f"dashboard-{kind.name}", "admin", None) as server:
             run.startup_s = server.wait_ready(BenchRequest("GET", "/__admin/credentials"),
@@ -612,18 +602,15 @@ def measure_store(kind: ServerKind, args: argparse.Namespace, log_dir: Path,
             with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
                 expected_journal = min(args.journal, args.journal_limit)
                 check_seeded(client, run.seeding, args.images, expected_journal)
-                credentials = _expect(client.get("/__admin/credentials"), "credentials")
             run.rss_seeded_mb = rss_bytes(process_tree(server.process.pid)) / MB
             _progress(f"{kind.name}: seeded in {run.seeding.seconds:.0f} s: "
                       f"{run.seeding.images_total:,} images, {run.seeding.journal_entries:,} "
                       f"journal entries; RSS {run.rss_seeded_mb:.0f} MB")
-            listings = [("images listing", listing_path(s, page_size))
-                        for s in strips(credentials)]
-            plans = {  # (the images' data alone too: the listings without the thumbnails)
-                "images": ViewPlan("images", listings, follow=True),
-                "listings": ViewPlan("listings", listings, follow=False),
-                "journal": ViewPlan("journal", [(f"journal newest {journal_limit}",
-                                                 journal_path(journal_limit))], follow=False)}
+            plans = {  # (the images' data alone too: the listing without the thumbnails)
+                "images": ViewPlan("images", [BY_ACCOUNT], follow=True),
+                "listing": ViewPlan("listing", [BY_ACCOUNT], follow=False),
+                "journal": ViewPlan("journal", [(f"journal newest {newest}",
+                                                 journal_path(newest))], follow=False)}
             http_rounds(run, server, plans, args)
             if browser is not None:
                 browser_rounds(run, browser, server.base_url, args)
@@ -730,7 +717,7 @@ def _wsgi_sender(app: Any, path: str) -> Callable[[], int]:
 def profile_store(name: str, args: argparse.Namespace) -> str:
     """The mock in this process with the store ``name``, seeded as the bench seeds it; each
     request of the first views sent straight into the app: CPU and wall time per request,
-    then cProfile's top functions of the images' listings and of the journal."""
+    then cProfile's top functions of the images' listing and of the journal."""
     import cProfile
     import dataclasses
     import io
@@ -745,7 +732,7 @@ def profile_store(name: str, args: argparse.Namespace) -> str:
     if state_dir:
         config = dataclasses.replace(config, state_dir=state_dir)
     app = create_app(config)
-    page_size, journal_limit = page_constants()
+    newest = journal_limit()
     try:
         seeder = Seeder(PROFILE_BASE_URL, args.seed_threads, time.monotonic() + args.seed_timeout,
                         httpx.WSGITransport(app=app))
@@ -753,14 +740,12 @@ def profile_store(name: str, args: argparse.Namespace) -> str:
             seeding = seeder.run(args.images, args.journal)
             client = seeder.client()
             check_seeded(client, seeding, args.images, min(args.journal, args.journal_limit))
-            credentials = _expect(client.get("/__admin/credentials"), "credentials")
-            listings = [listing_path(s, page_size) for s in strips(credentials)]
-            thumbnails = [path for listing in listings for path in _thumbnails(client.get(listing))]
+            thumbnails = _thumbnails(client.get(BY_ACCOUNT[1]))
         finally:
             seeder.close()
         groups = {label: [path] for label, path in _labelled_files() + _labelled_basics()}
-        groups |= {"images listing": listings, "thumbnail": thumbnails,
-                   f"journal newest {journal_limit}": [journal_path(journal_limit)]}
+        groups |= {BY_ACCOUNT[0]: [BY_ACCOUNT[1]], "thumbnail": thumbnails,
+                   f"journal newest {newest}": [journal_path(newest)]}
         rows, per_view = [], {"images": 0.0, "journal": 0.0}
         for label, paths in groups.items():
             senders = [_wsgi_sender(app, path) for path in paths]
@@ -775,7 +760,7 @@ def profile_store(name: str, args: argparse.Namespace) -> str:
                     cpu.append((time.thread_time() - started_cpu) * 1000)
                     wall.append((time.perf_counter() - started) * 1000)
             view_share = statistics.median(cpu) * len(paths)
-            if label == "thumbnail" or label == "images listing":
+            if label in ("thumbnail", BY_ACCOUNT[0]):
                 per_view["images"] += view_share
             elif label.startswith("journal"):
                 per_view["journal"] += view_share
@@ -792,7 +777,7 @@ def profile_store(name: str, args: argparse.Namespace) -> str:
                        "CPU per view ms"], rows),
                "CPU per view (the medians times the requests): " + ", ".join(
                    f"{view} {ms:.0f} ms" for view, ms in per_view.items())]
-        for label in ("images listing", f"journal newest {journal_limit}"):
+        for label in (BY_ACCOUNT[0], f"journal newest {newest}"):
             senders = [_wsgi_sender(app, path) for path in groups[label]]
             profiler = cProfile.Profile()
             profiler.enable()
@@ -893,8 +878,8 @@ def render(run: StoreRun, args: argparse.Namespace) -> str:
                          f"{run.first.get(key, float('nan')):.1f}",
                          "" if cpu is None else f"{cpu:.0f}", verdict(pct(values, 95))])
         out += ["", f"(a) HTTP, the whole first view ({args.rounds} rounds). images: the page, "
-                "its files, the basics, each strip's first page and all their thumbnails; "
-                "listings: the same without the thumbnails; journal: the page, its files, the "
+                "its files, the basics, every account's first pages (one request) and all their "
+                "thumbnails; listing: the same without the thumbnails; journal: the page, its files, the "
                 "basics and the newest entries. first: the first warm-up round, right after "
                 "seeding; server CPU: the mock's user + system time per view, mean",
                 _table(["view, how", "requests", "p50 ms", "p95 ms", "max ms", "first ms",
@@ -910,7 +895,7 @@ def render(run: StoreRun, args: argparse.Namespace) -> str:
                 return f"{pct(values, 50):.0f}" if values else "-"
 
             detail = (f"listed p50 {p50('imagesListed')} ms; thumbnails in view "
-                      f"{p50('thumbnailsInView')} of {p50('thumbnails')}, fetched "
+                      f"{p50('thumbnailsInView')} of {p50('thumbnails')} on the page, fetched "
                       f"{p50('thumbnailsFetched')}" if view == "images"
                       else f"rows {p50('journalRows')}")
             rows.append([key, *_ms(shown), p50("document"), p50("domContentLoaded"),
@@ -978,7 +963,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="instead: the mock in this process, seeded the same way; CPU time "
                              "of each request of the first views, and cProfile's top functions "
-                             "of the listings and the journal")
+                             "of the images' listing and the journal")
     parser.add_argument("--top", type=int, default=25, help="functions the profile shows (25)")
     parser.add_argument("--logs", metavar="DIR", help="keep the server logs here")
     args = parser.parse_args(argv)

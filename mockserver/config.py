@@ -108,6 +108,10 @@ class Section:
         """What a user needs to call this vendor's API on the mock, as ``serve`` prints it."""
         return None
 
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts a bot acts as here (they own its images), in the order configured."""
+        return ()
+
 
 @dataclass(frozen=True)
 class ServerConfig:

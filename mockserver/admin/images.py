@@ -4,9 +4,10 @@ with a thumbnail for the grid."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -23,14 +24,22 @@ THUMBNAIL = "thumbnail"  # the copy the grid shows: the vendor's own thumbnail, 
 OWN_THUMBNAIL = "thumb"  # the copy a vendor keeps as a thumbnail, where it keeps one
 THUMBNAIL_MAX_SIDE = 240
 LARGEST_FIRST = ("hd", "original", "normal")  # the copy ``url`` serves: the first there is
+ORIGINS = ("sent", "received")  # the bot's images, and those its users sent it
 # A copy's bytes never change under its name (ids are not reused): a browser may keep them.
 COPY_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
-def image_path(image: StoredImage, copy: str | None = None) -> str:
-    """The admin route of ``image`` (or of one of its copies), relative to the mock."""
-    path = f"{IMAGES_PATH}/{quote(image.vendor, safe='')}/{quote(image.image_id, safe='')}"
-    return path if copy is None else f"{path}/{quote(copy, safe='')}"
+def image_path(image: StoredImage) -> str:
+    """The admin route of ``image``, relative to the mock; its copies' are below it."""
+    return f"{IMAGES_PATH}/{_segment(image.vendor)}/{_segment(image.image_id)}"
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is
+
+
+def _segment(text: str) -> str:
+    """``text`` quoted as one segment of a path (ids are mostly plain: quote() is slow)."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def largest_copy(image: StoredImage) -> str | None:
@@ -45,15 +54,15 @@ def largest_copy(image: StoredImage) -> str | None:
 
 def summary(image: StoredImage) -> dict[str, Any]:
     """What the listing says of an image: its record less the bytes, and where they are."""
-    largest = largest_copy(image)
+    largest, path = largest_copy(image), image_path(image)
     return {
         "vendor": image.vendor, "imageId": image.image_id, "owner": image.owner,
         "origin": image.origin, "imageType": image.image_type, "deleted": image.deleted,
         "variants": {name: {"length": v.length, "width": v.width, "height": v.height,
                             "md5": v.md5, "contentType": v.content_type}
                      for name, v in image.variants.items()},
-        "createdAt": image.created_at, "thumbnailUrl": image_path(image, THUMBNAIL),
-        "url": image_path(image, largest) if largest else None,
+        "createdAt": image.created_at, "thumbnailUrl": f"{path}/{THUMBNAIL}",
+        "url": f"{path}/{_segment(largest)}" if largest else None,
     }
 
 
@@ -67,6 +76,27 @@ def listing(store: Store, query: Mapping[str, Any]) -> dict[str, Any]:
                                    newest_by="created_at" if paged else None,
                                    offset=query.get("offset", 0), limit=query.get("limit"))
     return {"images": [summary(image) for image in chosen], "total": total}
+
+
+def by_account(store: Store, accounts: Mapping[str, Sequence[str]],
+               limit: int) -> dict[str, Any]:
+    """The newest ``limit`` images of each account in each direction, in one read (the
+    dashboard's first view): first the accounts configured, per vendor (an account with none
+    yet too), then any other owner of stored images."""
+    found = store.first_pages(StoredImage, ("vendor", "owner", "origin"),
+                              newest_by="created_at", limit=limit)
+    configured = [(vendor, account, origin) for vendor, names in accounts.items()
+                  for account in names for origin in ORIGINS]
+    vendor_order = {vendor: n for n, vendor in enumerate(accounts)}
+    others = sorted(found.keys() - set(configured), key=lambda group: (
+        vendor_order.get(group[0], len(vendor_order)), group[0], group[1],
+        ORIGINS.index(group[2]) if group[2] in ORIGINS else len(ORIGINS), group[2]))
+    groups = []
+    for vendor, account, origin in configured + others:
+        chosen, total = found.get((vendor, account, origin), ([], 0))
+        groups.append({"vendor": vendor, "account": account, "origin": origin,
+                       "images": [summary(image) for image in chosen], "total": total})
+    return {"limit": limit, "groups": groups}
 
 
 def find_image(store: Store, vendor: str, image_id: str) -> StoredImage:

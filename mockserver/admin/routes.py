@@ -49,7 +49,8 @@ class AdminApi(VendorApi):
         return {
             "getIndex": self.get_index, "getSpec": self.get_spec,
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
-            "listImages": self.list_images, "getStoredImage": self.get_stored_image,
+            "listImages": self.list_images, "listImagesByAccount": self.list_images_by_account,
+            "getStoredImage": self.get_stored_image,
             "getImageCopy": self.get_image_copy, "listFixtures": self.list_fixtures,
             DASHBOARD: self.get_dashboard, "getDashboardFile": self.get_dashboard_file,
             "getFile": self.get_file, "getJournal": self.get_journal,
@@ -124,6 +125,12 @@ class AdminApi(VendorApi):
 
     def list_images(self, call: Call) -> Response:
         return json_response(images.listing(self.state.store, call.valid.query))
+
+    def list_images_by_account(self, call: Call) -> Response:
+        accounts = {name: api.settings.accounts() if api.settings else ()
+                    for name, api in self.vendors.items()}
+        return json_response(images.by_account(self.state.store, accounts,
+                                               call.valid.query["limit"]))
 
     def get_stored_image(self, call: Call) -> Response:
         image = images.find_image(self.state.store, call.valid.path["vendor"],

@@ -169,7 +169,7 @@ class _FastPath:
         return cls(bool(body and body.get("required")), body_check, body_schema,
                    {p["name"]: _check(p["schema"]) for p in parameters if p["in"] == "path"},
                    {p["name"]: _QueryCheck(bool(p.get("required")), p["schema"]["type"],
-                                           _check(p["schema"]))
+                                           _check(p["schema"]), p["schema"].get("default", _NONE))
                     for p in parameters if p["in"] == "query"}, security)
 
     def validate(self, request: Request) -> ValidRequest | None:
@@ -188,6 +188,8 @@ class _FastPath:
             if len(given) != 1:  # (none: missing or fine; more: openapi-core judges)
                 if given or rule.required:
                     return None
+                if rule.default is not _NONE:  # (as openapi-core fills it in)
+                    query[name] = rule.default
                 continue
             value: Any = given[0]
             if not value:  # (an empty value: openapi-core's rules on it)
@@ -223,6 +225,10 @@ class _QueryCheck(NamedTuple):
     required: bool
     kind: str  # "string" or "integer": what the text of the value is read as
     check: Check
+    default: Any  # what a missing value is, or _NONE
+
+
+_NONE = object()  # (no default)
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")  # (longer: openapi-core judges)
@@ -230,12 +236,12 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")  # (longer: openapi-core judges)
 
 def _plain_parameter(parameter: Mapping[str, Any]) -> bool:
     """A parameter the fast path reads as openapi-core would: a path string, or one plain
-    string or integer in the query (no default to fill in, no style, no converted format)."""
+    string or integer in the query (no style, no converted format)."""
     schema = parameter.get("schema", {})
     if parameter["in"] == "path":
         return schema.get("type") == "string" and not _has_converted_format(schema)
     return (parameter["in"] == "query" and schema.get("type") in ("string", "integer")
-            and "default" not in schema and not _has_converted_format(schema)
+            and not _has_converted_format(schema)
             and not {"style", "explode", "content", "allowEmptyValue"} & set(parameter))
 
 

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,30 @@ class SqliteStore(Store):
         finally:
             self._idle.append(connection)
         return [record_from_dict(cls, json.loads(body)) for body, _ in rows], total
+
+    def first_pages(self, cls: type[R], by: Sequence[str], *, newest_by: str,
+                    limit: int) -> dict[tuple[Any, ...], tuple[list[R], int]]:
+        if cls.kind in READ_MOSTLY_KINDS:
+            return super().first_pages(cls, by, newest_by=newest_by, limit=limit)
+        check_fields(cls, [*by, newest_by])
+        group = ", ".join(["json_extract(body, ?)"] * len(by))
+        paths = [f"$.{name}" for name in by]
+        connection = self._acquire()
+        try:  # (one pass: each group's rank and size by window functions)
+            rows = connection.execute(
+                f"SELECT body, total FROM (SELECT body, id, row_number() OVER (PARTITION BY "
+                f"{group} ORDER BY json_extract(body, ?) DESC, id DESC) AS rank, count(*) OVER "
+                f"(PARTITION BY {group}) AS total FROM records WHERE kind = ?) WHERE rank <= ? "
+                f"ORDER BY rank", [*paths, f"$.{newest_by}", *paths, cls.kind, limit]).fetchall()
+        finally:
+            self._idle.append(connection)
+        key_of = operator.attrgetter(*by)
+        pages: dict[tuple[Any, ...], tuple[list[R], int]] = {}
+        for body, total in rows:
+            record = record_from_dict(cls, json.loads(body))
+            key = key_of(record)
+            pages.setdefault(key if len(by) > 1 else (key,), ([], total))[0].append(record)
+        return pages
 
     def clear(self) -> None:
         # The blobs go once the records are gone (a reader that still finds a record finds its

@@ -7,6 +7,7 @@ entry, newest first."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from _support import (
     APP_A,
+    APP_B,
     GEWE_API,
     GEWE_APP_ID,
     GEWE_HEADERS,
@@ -41,7 +43,7 @@ from mockserver import LiveServer, MockConfig
 from mockserver.admin.dashboard import CONTENT_TYPES, ui_folder
 from mockserver.admin.images import THUMBNAIL_MAX_SIDE, Thumbnails
 from mockserver.data_files import data_dir
-from mockserver.storage.records import Variant
+from mockserver.storage.records import StoredImage, Variant
 from mockserver.storage.store import MemoryStore
 
 ADMIN_TOKEN = "dashboard-s3cret"
@@ -447,6 +449,59 @@ def test_listing_images_reads_none_of_their_bytes(store_http: httpx.Client,
     assert read == []
     store_http.get(images(store_http, limit=1)["images"][0]["url"])
     assert len(read) == 1  # (the spy sees reads)
+
+
+def by_account(http: httpx.Client, **params: Any) -> dict[tuple[str, str, str], Any]:
+    """GET /__admin/images/by-account: each group's reply by (vendor, account, origin), in
+    the order given."""
+    reply = get_json(http, "/__admin/images/by-account", **params)
+    assert reply["limit"] == params.get("limit", 12)
+    return {(g["vendor"], g["account"], g["origin"]): g for g in reply["groups"]}
+
+
+def test_by_account_is_every_configured_account_both_ways_each_newest_first(
+        store_http: httpx.Client, mixed: dict[str, list[str]]) -> None:
+    groups = by_account(store_http, limit=2)
+    assert list(groups) == [(vendor, account, origin) for vendor, account in [
+        ("gewe", GEWE_APP_ID), ("wid", W_ID), ("lark", APP_A.app_id), ("lark", APP_B.app_id)]
+        for origin in ("sent", "received")]
+    made = {("gewe", GEWE_APP_ID, "received"): mixed["gewe-in"],
+            ("wid", W_ID, "received"): mixed["wid-in"],
+            ("lark", APP_A.app_id, "received"): mixed["lark-in"],
+            ("lark", APP_A.app_id, "sent"): mixed["lark-sent"]}
+    for key, group in groups.items():
+        expected = made.get(key, [])
+        assert (ids(group), group["total"]) == (expected[::-1][:2], len(expected)), key
+    # the same pages as GET /__admin/images gives one group at a time
+    vendor, account, origin = ("lark", APP_A.app_id, "sent")
+    assert groups[vendor, account, origin]["images"] == images(
+        store_http, vendor=vendor, account=account, origin=origin, limit=2)["images"]
+
+
+def test_by_account_shows_the_images_of_an_account_no_longer_configured_last(
+        store_http: httpx.Client, any_store: LiveServer) -> None:
+    receive(store_http, "wid")
+    stored = any_store.state.store.records(StoredImage)[0]
+    gone = dataclasses.replace(stored, image_id="3057-of-a-gone-device", owner="wx_gone")
+    any_store.state.store.save(gone)
+    groups = by_account(store_http)
+    assert list(groups)[-1] == ("wid", "wx_gone", "received")
+    assert ids(groups["wid", "wx_gone", "received"]) == [gone.image_id]
+    assert len(groups) == 9
+
+
+def test_by_account_reads_none_of_the_images_bytes(store_http: httpx.Client,
+                                                   any_store: LiveServer,
+                                                   mixed: dict[str, list[str]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = any_store.state.store
+    monkeypatch.setattr(store, "get_blob", lambda digest: pytest.fail("read bytes"))
+    assert sum(group["total"] for group in by_account(store_http).values()) == 12
+
+
+@pytest.mark.parametrize("limit", [0, 201, "ten"])
+def test_an_impossible_by_account_limit_is_a_json_400(http: httpx.Client, limit: Any) -> None:
+    assert set(get_json(http, "/__admin/images/by-account", 400, limit=limit)) == {"error"}
 
 
 # --- one image ----------------------------------------------------------------------------

@@ -377,6 +377,28 @@ def test_matching_a_field_the_record_does_not_have_is_refused(store: Store) -> N
         store.matching(StoredImage, {}, newest_by="size")
 
 
+def test_first_pages_are_each_groups_newest_and_its_size(store: Store) -> None:
+    images_made(store)
+    pages = store.first_pages(StoredImage, ("owner", "origin"), newest_by="created_at", limit=2)
+    assert {key: ([image.image_id for image in page], total)
+            for key, (page, total) in pages.items()} == {
+        ("wx_owner0", "received"): (["305700"], 1),
+        ("wx_owner0", "sent"): (["305702", "305704"], 2),
+        ("wx_owner1", "received"): (["305703"], 1),
+        ("wx_owner1", "sent"): (["305705", "305701"], 2)}
+    for (owner, origin), (page, total) in pages.items():  # (the same as one group's matching)
+        assert store.matching(StoredImage, {"owner": owner, "origin": origin},
+                              newest_by="created_at", limit=2) == (page, total)
+    by_vendor = store.first_pages(StoredImage, ("vendor",), newest_by="created_at", limit=10)
+    assert list(by_vendor) == [("gewe",)] and by_vendor[("gewe",)][1] == 6
+    assert store.first_pages(ImageMessage, ("account",), newest_by="create_time", limit=1) == {}
+
+
+def test_first_pages_refuse_a_field_the_record_does_not_have(store: Store) -> None:
+    with pytest.raises(ValueError, match="StoredImage has no field colour"):
+        store.first_pages(StoredImage, ("colour",), newest_by="created_at", limit=1)
+
+
 def test_update_creates_a_missing_record_and_returns_it(store: Store) -> None:
     seen: list[Setting | None] = []
 

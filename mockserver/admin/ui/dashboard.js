@@ -20,11 +20,11 @@
  */
 "use strict";
 
-const PAGE_SIZE = 12;  // a strip's page: two rows of the grid, quick to lay out
 const JOURNAL_LIMIT = 100;  // the journal's first read; polling adds what comes after
 const JOURNAL_KEEP = 500;
 const POLL_MS = 1000;
 const VENDORS = { gewe: "GeWe", wid: "wid", lark: "Lark" };
+const ACCOUNT_KINDS = { gewe: "device appId", wid: "instance wId", lark: "app_id" };
 const ORIGINS = { sent: "Sent by the bot", received: "Sent to the bot by users" };
 // Fault kinds and the parameters each takes (specs/admin.yaml, Fault).
 const FAULTS = {
@@ -160,9 +160,13 @@ class ApiError extends Error {
   }
 }
 
+// A number of 16 digits or more, where JSON may have a number (and perhaps inside a string).
+const LONG_NUMBER = /(?:^|[:,[])\s*-?\d{16}/;
+
 /** JSON with integers beyond 2^53 (GeWe's 19-digit newMsgId) kept exact where the browser
- *  gives revivers the source text. */
+ *  gives revivers the source text; text without so long a number is parsed as it is (fast). */
 function parseJson(text) {
+  if (!LONG_NUMBER.test(text)) return JSON.parse(text);
   return JSON.parse(text, (key, value, context) => {
     if (typeof value !== "number" || Number.isSafeInteger(value) || !Number.isInteger(value)
         || typeof context?.source !== "string") return value;
@@ -243,14 +247,11 @@ function route() {
 /** The vendor APIs of GET / (admin is the mock's own). */
 const vendorApis = () => Object.entries(app.index.apis).filter(([name]) => name !== "admin");
 
-function accounts() {
-  const c = app.credentials;
-  return [
-    ...(c.gewe?.appIds || []).map((id) => ({ vendor: "gewe", account: id, kind: "device appId" })),
-    ...(c.wid?.wIds || []).map((id) => ({ vendor: "wid", account: id, kind: "instance wId" })),
-    ...(Array.isArray(c.lark) ? c.lark : [])
-      .map((a) => ({ vendor: "lark", account: a.app_id, kind: "app_id" })),
-  ];
+/** The accounts configured for ``vendor`` (GET /__admin/credentials). */
+function accountsOf(vendor) {
+  const c = app.credentials[vendor];
+  if (vendor === "lark") return Array.isArray(c) ? c.map((a) => a.app_id) : [];
+  return c?.appIds || c?.wIds || [];
 }
 
 /** Options (strings, {value, label} or nodes such as optgroups), keeping the choice made. */
@@ -272,21 +273,51 @@ async function submitting(form, result, work) {
 
 // --- images ------------------------------------------------------------------------------
 
-const strips = [];
+const EAGER_STRIPS = 1;  // the strip on screen first: its thumbnails load at once
+const strips = new Map();  // "vendor account origin" -> the strip of that group
+let pageSize = 12;  // a strip's page: GET /__admin/images/by-account says how many
 
+/** Every account's newest images in each direction, read in one request (beside the basics,
+ *  which this view does not wait for). */
 async function showImages() {
-  await app.basics;
-  const root = $("#images-sections");
-  if (!strips.length) {
-    const all = accounts();
-    if (!all.length) say(root, app.errors.credentials || "No account is configured.", true);
-    for (const { vendor, account, kind } of all) {
-      root.append(el("section", { class: "panel account" },
-        el("h2", {}, vendorBadge(vendor), ` ${kind} `, mono(account)),
-        Object.keys(ORIGINS).map((origin) => imageStrip({ vendor, account, origin }))));
-    }
+  const status = $("#images-status");
+  let reply;
+  try { reply = await api("/__admin/images/by-account"); } catch (error) {
+    showError(status, error);
+    return;
   }
-  strips.forEach(loadStrip);
+  say(status, reply.groups.length ? "" : "No account is configured.");
+  pageSize = reply.limit;
+  const show = (group) => {
+    const strip = stripOf(group);
+    if (strip.offset === 0) fillStrip(strip, group.images, group.total);
+    else loadStrip(strip);  // (paged on: keep its page)
+  };
+  // The strip on screen first; those below once it is painted, one a task, so that its
+  // thumbnails come and show between them.
+  const later = reply.groups.slice(EAGER_STRIPS);
+  reply.groups.slice(0, EAGER_STRIPS).forEach(show);
+  const next = () => { if (later.length) { show(later.shift()); setTimeout(next); } };
+  requestAnimationFrame(() => setTimeout(next));
+}
+
+/** The strip of a group (vendor, account, origin), made with its account's section. */
+function stripOf({ vendor, account, origin }) {
+  const key = `${vendor} ${account} ${origin}`;
+  if (!strips.has(key)) {
+    const id = `account-${vendor}-${account}`;
+    let section = document.getElementById(id);
+    if (!section) {
+      section = el("section", { class: "panel account", id },
+        el("h2", {}, vendorBadge(vendor), ` ${ACCOUNT_KINDS[vendor] || "account"} `,
+          mono(account)));
+      $("#images-sections").append(section);
+    }
+    const strip = { vendor, account, origin, eager: strips.size < EAGER_STRIPS };
+    section.append(imageStrip(strip));
+    strips.set(key, strip);
+  }
+  return strips.get(key);
 }
 
 /** A row of one account's images of one origin, paged. */
@@ -295,16 +326,15 @@ function imageStrip(strip) {
   Object.assign(strip, {
     offset: 0,
     prev: el("button", { type: "button", text: "‹ Previous", disabled: true,
-      onclick: () => move(-PAGE_SIZE) }),
+      onclick: () => move(-pageSize) }),
     next: el("button", { type: "button", text: "Next ›", disabled: true,
-      onclick: () => move(PAGE_SIZE) }),
+      onclick: () => move(pageSize) }),
     info: el("span", { class: "pager-info", "aria-live": "polite" }),
     status: el("p", { class: "status", role: "status" }),
     list: el("ul", { class: "thumbs" }),
   });
-  strips.push(strip);
   return el("section", { class: "strip" },
-    el("div", { class: "strip-head" }, el("h3", { text: ORIGINS[strip.origin] }),
+    el("div", { class: "strip-head" }, el("h3", { text: ORIGINS[strip.origin] || strip.origin }),
       el("div", { class: "pager" }, strip.prev, strip.info, strip.next)),
     strip.status, strip.list);
 }
@@ -314,7 +344,7 @@ async function loadStrip(strip) {
   let reply;
   try {
     reply = await api("/__admin/images", { params: { vendor: strip.vendor,
-      account: strip.account, origin: strip.origin, limit: PAGE_SIZE, offset: asked } });
+      account: strip.account, origin: strip.origin, limit: pageSize, offset: asked } });
   } catch (error) {
     showError(strip.status, error);
     return;
@@ -323,15 +353,21 @@ async function loadStrip(strip) {
   const images = reply.images || [];
   const total = typeof reply.total === "number" ? reply.total : images.length;
   if (!images.length && total && asked) { // past the end (after a reset): show the last page
-    strip.offset = Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE;
+    strip.offset = Math.floor((total - 1) / pageSize) * pageSize;
     loadStrip(strip);
     return;
   }
+  fillStrip(strip, images, total);
+}
+
+/** The strip's page from its offset: ``images`` of ``total``. */
+function fillStrip(strip, images, total) {
+  const from = strip.offset;
   say(strip.status, total ? "" : "None yet.");
-  strip.list.replaceChildren(...images.map(imageCard));
-  strip.info.textContent = total ? `${asked + 1}–${asked + images.length} of ${total}` : "";
-  strip.prev.disabled = asked === 0;
-  strip.next.disabled = asked + images.length >= total;
+  strip.list.replaceChildren(...images.map((image) => imageCard(image, strip.eager)));
+  strip.info.textContent = total ? `${from + 1}–${from + images.length} of ${total}` : "";
+  strip.prev.disabled = from === 0;
+  strip.next.disabled = from + images.length >= total;
 }
 
 /** The copy an image's summary describes: the largest one, which its ``url`` serves. */
@@ -341,13 +377,15 @@ function mainVariant(image) {
   return variants[name] || {};
 }
 
-function imageCard(image) {
+/** An image's card; ``eager``: its thumbnail loads at once, not when scrolled to. */
+function imageCard(image, eager = false) {
   const v = mainVariant(image);
   const label = `${vendorName(image.vendor)} image ${short(image.imageId, 14)}`;
   return el("li", { class: "card" },
     el("button", { type: "button", class: "thumb", title: `Open ${label}`,
       onclick: () => openImage(image) },
-    el("img", { src: image.thumbnailUrl, alt: label, loading: "lazy", width: 160, height: 160,
+    el("img", { src: image.thumbnailUrl, alt: label, loading: eager ? "eager" : "lazy",
+      fetchpriority: eager ? "high" : null, decoding: "async", width: 160, height: 160,
       "data-testid": "thumbnail", "data-image-id": image.imageId,
       onerror: (event) => event.currentTarget.classList.add("broken") })),
     image.deleted ? badge("deleted", "b-bad") : null,
@@ -775,8 +813,7 @@ async function showPlay() {
     form.dataset.ready = "1";
     form.append($("#play-image-fields").content.cloneNode(true));
     const f = form.elements;
-    fillSelect(f.account || f.app_id, accounts().filter((a) => a.vendor === form.dataset.vendor)
-      .map((a) => a.account));
+    fillSelect(f.account || f.app_id, accountsOf(form.dataset.vendor));
     fillSelect(f.fixture, app.fixtures.length ? app.fixtures
       : [{ value: "", label: "the default fixture" }]);
     const sync = () => {
@@ -856,7 +893,7 @@ function start() {
   const dialog = $("#image-dialog");
   dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
   dialog.addEventListener("close", () => $("#image-dialog-body").replaceChildren());
-  $("#images-refresh").addEventListener("click", () => strips.forEach(loadStrip));
+  $("#images-refresh").addEventListener("click", () => showImages());
   $("#deliveries-refresh").addEventListener("click", showDeliveries);
   app.basics = loadBasics();
   window.addEventListener("hashchange", route);

@@ -52,4 +52,7 @@ class GeweConfig(Section):
         return self.tokens
 
     def credentials(self) -> dict[str, Any]:
-        return {"X-GEWE-TOKEN": self.tokens[0], "appIds": [d.app_id for d in self.devices]}
+        return {"X-GEWE-TOKEN": self.tokens[0], "appIds": list(self.accounts())}
+
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(device.app_id for device in self.devices)

@@ -69,3 +69,6 @@ class LarkConfig(Section):
 
     def credentials(self) -> list[dict[str, str]]:
         return [{"app_id": app.app_id, "app_secret": app.app_secret} for app in self.apps]
+
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(app.app_id for app in self.apps)

@@ -48,5 +48,7 @@ class WidConfig(Section):
         return self.authorizations
 
     def credentials(self) -> dict[str, Any]:
-        return {"Authorization": self.authorizations[0],
-                "wIds": [i.w_id for i in self.instances]}
+        return {"Authorization": self.authorizations[0], "wIds": list(self.accounts())}
+
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(instance.w_id for instance in self.instances)
