@@ -364,9 +364,10 @@ def _labelled_basics() -> list[tuple[str, str]]:
 
 
 def _thumbnails(reply: httpx.Response) -> list[str]:
-    """The thumbnails of every image a reply of GET /__admin/images/by-account shows."""
+    """The thumbnails the page loads at once of a reply of GET /__admin/images/by-account:
+    those of the first strip (EAGER_STRIPS); the others load as they are scrolled to."""
     try:
-        return [image["thumbnailUrl"] for group in reply.json()["groups"]
+        return [image["thumbnailUrl"] for group in reply.json()["groups"][:1]
                 for image in group["images"]]
     except (ValueError, AttributeError, KeyError, TypeError):
         return []
@@ -878,9 +879,10 @@ def render(run: StoreRun, args: argparse.Namespace) -> str:
                          f"{run.first.get(key, float('nan')):.1f}",
                          "" if cpu is None else f"{cpu:.0f}", verdict(pct(values, 95))])
         out += ["", f"(a) HTTP, the whole first view ({args.rounds} rounds). images: the page, "
-                "its files, the basics, every account's first pages (one request) and all their "
-                "thumbnails; listing: the same without the thumbnails; journal: the page, its files, the "
-                "basics and the newest entries. first: the first warm-up round, right after "
+                "its files, the basics, every account's first pages (one request) and the "
+                "thumbnails of the first strip; listing: the same without the thumbnails; "
+                "journal: the page, its files, the basics and the newest entries. first: the "
+                "first warm-up round, right after "
                 "seeding; server CPU: the mock's user + system time per view, mean",
                 _table(["view, how", "requests", "p50 ms", "p95 ms", "max ms", "first ms",
                         "server CPU ms", f"p95 < {TARGET_MS:.0f}"], rows)]

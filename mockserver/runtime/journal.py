@@ -180,9 +180,12 @@ class JournalWriter:
     """Keeps journal writes off the request path of a shared store: entries wait in this
     process for at most ``interval`` seconds, then go in one transaction. A memory store
     takes them at once. Readers call ``settle``, which also trims the store to ``limit``;
-    writers trim it only every tenth of ``limit`` entries, as trimming reads the whole index."""
+    writers trim it only every tenth of ``limit`` entries, as trimming reads the whole index.
 
-    def __init__(self, store: Store, limit: int, interval: float = 0.05):
+    The interval is short because a reader waits two of them for other workers' entries (the
+    dashboard polls the journal every second); the writing thread sleeps while none wait."""
+
+    def __init__(self, store: Store, limit: int, interval: float = 0.01):
         self.store = store
         self.interval = interval
         # Each API's ``reply_code`` by name, for the vendor code of entries read: set by the
@@ -197,6 +200,7 @@ class JournalWriter:
         self._pending: list[JournalEntry] = []
         self._untrimmed = 0  # entries this process flushed since it last trimmed
         self._lock = threading.Lock()
+        self._due = threading.Event()  # set when entries wait to be written
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pid = os.getpid()
@@ -215,6 +219,7 @@ class JournalWriter:
             return
         with self._lock:
             self._pending.append(entry)
+            self._due.set()
             if self._stopped:
                 return
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
@@ -261,6 +266,7 @@ class JournalWriter:
         """Write what waits, once the thread that writes has finished a write it has under
         way: the store is closed next, and a connection closed under a write crashes."""
         self._stopped = True
+        self._due.set()  # (the thread may be waiting for entries)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=STOP_WAIT_SECONDS)
@@ -279,10 +285,13 @@ class JournalWriter:
 
     def _run(self) -> None:
         while not self._stopped:
-            time.sleep(self.interval)
+            self._due.wait()
+            time.sleep(self.interval)  # (those that come meanwhile go in the same write)
+            self._due.clear()  # (before the entries are taken: a later one sets it again)
             try:
                 self.flush()
             except Exception:  # the store is busy or gone: try again next interval
+                self._due.set()
                 log.warning("journal entries not written yet", exc_info=True)
 
 
