@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .config import ENV_PREFIX, check_port
+from .config import ENV_PREFIX, check_port, check_store_url, shown_store_url
 from .data_files import kit_version
 from .errors import MockServerError
 from .extra import missing_extra
@@ -44,6 +44,7 @@ environment variables (they override the config file):
   {ENV_PREFIX}HOST, {ENV_PREFIX}PORT     where to listen
   {ENV_PREFIX}PUBLIC_URL             origin of the URLs the mock hands out
   {ENV_PREFIX}STATE_DIR              as --state-dir
+  {ENV_PREFIX}STORE, {ENV_PREFIX}STORE_PREFIX  as --store, --store-prefix
   {ENV_PREFIX}FETCH_ALLOW_HOSTS      hosts whose imgUrl is really fetched (comma separated)
   {ENV_PREFIX}ADMIN_TOKEN            /__admin routes need it in X-Chatimg-Admin-Token
 """ + "".join(f"  {', '.join(ENV_PREFIX + name for name in section.env)}\n"
@@ -71,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         target.add_argument("--state-dir", help="keep state in SQLite and files here, across "
                             "restarts (default: in memory; with --workers, a temporary folder "
                             "removed at exit)")
+        target.add_argument("--store", metavar="URL",
+                            help="keep state in Redis (redis://HOST:PORT/DB): every replica "
+                                 "given the same URL serves the same state")
+        target.add_argument("--store-prefix", metavar="PREFIX",
+                            help="the prefix of the mock's Redis keys (default chatimg:), so "
+                                 "that mocks can share one Redis database")
         target.add_argument("--quiet", action="store_true",
                             help="no request log (a line per call) on the console")
     args = parser.parse_args(argv)
@@ -91,7 +98,11 @@ def _serve(args: argparse.Namespace) -> int:
     config = MockConfig.load(args.config)
     config = dataclasses.replace(
         config, state_dir=args.state_dir or config.state_dir, host=args.host or config.host,
-        port=config.port if args.port is None else check_port(args.port, "--port"))
+        port=config.port if args.port is None else check_port(args.port, "--port"),
+        store=config.store if args.store is None else args.store,
+        store_prefix=args.store_prefix or config.store_prefix)
+    if args.store is not None:
+        check_store_url(args.store, "--store")
     if args.workers < 1 or args.threads < 1:
         raise MockServerError("--workers and --threads must be at least 1")
     if args.workers > 1 and not GUNICORN_RUNS:
@@ -100,7 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.quiet:
         _log_requests()
     temporary, serving_pid = None, os.getpid()
-    if args.workers > 1 and config.state_dir is None:  # workers share state through files
+    if args.workers > 1 and config.state_dir is None and config.store is None:
+        # (workers share state through files)
         temporary = tempfile.mkdtemp(prefix="chatimg-mock-")
         config = dataclasses.replace(config, state_dir=temporary)
     try:
@@ -128,9 +140,9 @@ def _log_requests() -> None:
 
 
 def _check_state_dir(config: MockConfig) -> None:
-    """Open the store once before serving, so that an unusable folder is one line, not a
-    worker's traceback."""
-    if config.state_dir is not None:
+    """Open the store once before serving, so that an unusable folder (or a Redis not there)
+    is one line, not a worker's traceback."""
+    if config.state_dir is not None or config.store is not None:
         store = config.make_store()
         store.beside("journal").close()
         store.close()
@@ -138,7 +150,10 @@ def _check_state_dir(config: MockConfig) -> None:
 
 def _announce(config: MockConfig, port: int, temporary: bool) -> None:
     print(f"chatimg mock serving on http://{_host_port(config.host, port)}", flush=True)
-    if config.state_dir is None:
+    if config.store is not None:
+        print(f"state: in Redis at {shown_store_url(config.store)}, keys under "
+              f"{config.store_prefix!r}, shared by every replica given them", flush=True)
+    elif config.state_dir is None:
         print("state: in memory, gone at exit (--state-dir keeps it)", flush=True)
     elif temporary:
         print(f"state: in {config.state_dir}, removed at exit (--state-dir keeps it)",

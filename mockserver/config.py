@@ -67,6 +67,23 @@ def not_empty(values: tuple[Any, ...], where: str) -> None:
         raise ConfigError(f"{where} must list at least one")
 
 
+STORE_SCHEMES = ("redis", "rediss", "unix")  # (Redis, with TLS, on a Unix socket)
+
+
+def check_store_url(value: str | None, where: str) -> None:
+    """A Redis URL: redis://[[user]:password@]host[:port][/db], rediss://... or unix://path."""
+    if value is not None and urlsplit(value).scheme not in STORE_SCHEMES:
+        raise ConfigError(f"{where} must be a Redis URL (redis://host:port/db, rediss://... "
+                          f"or unix://path), not {value.split('://')[0]!r}...")
+
+
+def shown_store_url(url: str) -> str:
+    """The store URL without its credentials, for messages."""
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    return f"{shown}?{parts.query}" if parts.query else shown
+
+
 def check_public_url(value: str | None, where: str) -> None:
     """An origin: the mock compares it with the scheme and host of URLs it is asked to fetch."""
     if value is None:
@@ -137,6 +154,10 @@ class ServerConfig:
     # Where a persistent store keeps its state (SQLite and image files); None: in memory.
     # Every worker of `serve --workers N` shares it, and it outlives restarts.
     state_dir: str | None = None
+    # A Redis URL: the state of every replica given it (on any machine) is one. Not with
+    # state_dir. The prefix of its keys lets mocks share one Redis database.
+    store: str | None = setting(None, check=check_store_url)
+    store_prefix: str = "chatimg:"
 
     @classmethod
     def load(cls: type[C], path: str | os.PathLike[str] | None = None,
@@ -167,6 +188,11 @@ class ServerConfig:
             config = dataclasses.replace(config, fetch_allow_hosts=hosts)
         if value := get("STATE_DIR"):
             config = dataclasses.replace(config, state_dir=value)
+        if value := get("STORE"):
+            check_store_url(value, ENV_PREFIX + "STORE")
+            config = dataclasses.replace(config, store=value)
+        if value := get("STORE_PREFIX"):
+            config = dataclasses.replace(config, store_prefix=value)
         if value := get("ADMIN_TOKEN"):
             config = dataclasses.replace(config, admin_token=value)
         sections: dict[str, Any] = {}
@@ -191,7 +217,16 @@ class ServerConfig:
         raise ConfigError(f"this configuration has no {kind.__name__} section")
 
     def make_store(self) -> Store:
-        """The store this configuration asks for: SQLite under ``state_dir``, or memory."""
+        """The store this configuration asks for: Redis at ``store``, SQLite under
+        ``state_dir``, or memory."""
+        if self.store is not None and self.state_dir is not None:
+            raise ConfigError("give the state a Redis store or a state folder, not both "
+                              f"(store {self.store.split('://')[0]}://..., state_dir "
+                              f"{self.state_dir!r})")
+        if self.store is not None:
+            from .storage.redis_store import RedisStore
+
+            return RedisStore(self.store, self.store_prefix)
         if self.state_dir is None:
             return MemoryStore()
         from .storage.sqlite import SqliteStore

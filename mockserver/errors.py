@@ -3,6 +3,7 @@
     MockServerError
     ├── ConfigError          the configuration file or environment is not usable
     ├── StoreError           the state folder cannot be used (not a folder, read-only, ...)
+    │   └── StoreUnavailable the store cannot be reached now (Redis down): try again later
     ├── SpecError            a spec cannot be loaded, or an operation has no handler
     ├── RequestProblem       a request does not match its operation in the spec
     └── VendorError          a handler refuses a request; rendered in the vendor's envelope
@@ -35,6 +36,11 @@ class ConfigError(MockServerError):
 
 class StoreError(MockServerError):
     """The state store cannot be opened or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now, but may be soon (Redis restarting, the network): a
+    call answers 503 in its vendor's envelope, and the mock recovers by itself."""
 
 
 class SpecError(MockServerError):

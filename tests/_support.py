@@ -5,6 +5,8 @@ the bot an image, and a bot that records the callbacks it is sent."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -20,6 +22,7 @@ from typing import Any, Self, TypeVar
 
 import flask
 import httpx
+import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers
@@ -278,3 +281,53 @@ class ServedMock:
             self.process.kill()
             output, _ = self.process.communicate()
         return output
+
+
+# --- chatimg-mock as a user runs it ---------------------------------------------------------
+
+# What keeps root from writing where the permission bits say no (as for any other user).
+WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def mock(*args: str, as_a_user: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mockserver`` to its end (it ends at once on a refusal), on any free
+    port unless one is given."""
+    if args[0] == "serve" and "--port" not in args:
+        args = (*args, "--port", "0")
+    prefix = []
+    if as_a_user and os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv, which would make root obey modes")
+        prefix = WITHOUT_ROOTS_OVERRIDE
+    return subprocess.run([*prefix, sys.executable, "-m", "mockserver", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def assert_refused_in_one_line(run: subprocess.CompletedProcess[str], starts: str) -> None:
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"chatimg-mock: {starts}"), line
+
+
+class Running:
+    """``python -m mockserver serve`` in the background, its output read line by line."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.banner = [self.line() for _ in range(2)]
+        while self.line() != "}":  # the credentials, as JSON
+            pass
+
+    def line(self) -> str:
+        line = self.process.stdout.readline()  # type: ignore[union-attr]
+        assert line, "the mock ended"
+        return line.rstrip("\n")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.communicate(timeout=30)

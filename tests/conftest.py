@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from _redis import RedisServer, require_redis_client, require_redis_server
 from _support import RecordingBot, client_of, gewe_client, lark_client, wid_client
 from hypothesis import HealthCheck, settings
 
@@ -18,6 +19,16 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("ci", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session, started when a test first asks for it; each test
+    takes a key prefix of its own (``fresh_prefix``)."""
+    program = require_redis_server()
+    require_redis_client()
+    with RedisServer(program, tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,9 @@ class AdminApi(VendorApi):
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> AdminError:
         return AdminError(400, problem.detail)
 
+    def unavailable(self, detail: str) -> AdminError:
+        return AdminError(503, detail)
+
     def no_route(self, status: int, detail: str) -> AdminError:
         return AdminError(status, f"{detail}; GET / lists the routes")
 

@@ -19,7 +19,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from werkzeug.wsgi import LimitedStream
 
 from ..admin.routes import AdminApi
-from ..errors import INTERNAL_ERROR_HEADER, RequestProblem, SpecError, VendorError
+from ..errors import (
+    INTERNAL_ERROR_HEADER,
+    RequestProblem,
+    SpecError,
+    StoreUnavailable,
+    VendorError,
+)
 from ..incoming import REQUESTED_PATH, requested_path
 from ..runtime import journal, scenarios
 from ..runtime.faults import apply_fault
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # A line per call (``serve`` shows it unless --quiet): method, path, status, vendor code, ms.
 REQUEST_LOG = logging.getLogger("mockserver.requests")
+UNAVAILABLE_RETRY_SECONDS = 1  # Retry-After of a 503: Redis restarts in about that long
 JSON_LOGGED_BYTES = 64 * 1024
 
 
@@ -290,11 +297,19 @@ def _http_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation
 
 def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi | None, Operation | None]]
                               ) -> Callable[[Exception], Response]:
-    """A bug of the mock still answers in the vendor's envelope, and is logged with its trace."""
+    """A bug of the mock still answers in the vendor's envelope, and is logged with its trace;
+    a store out of reach (Redis restarting) is no bug: 503 in that envelope, try again soon."""
 
     def handle(error: Exception) -> Response:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
         api, operation = route_of()
+        if isinstance(error, StoreUnavailable):
+            log.warning("%s %s: %s", request.method, request.path, error)
+            detail = f"the mock cannot serve for now: {error}"
+            response = (json_response({"error": detail}, 503) if api is None
+                        else api.finish(api.unavailable(detail).to_response()))
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+            return response
+        log.exception("unexpected error serving %s %s", request.method, request.path)
         detail = f"internal error of the mock: {type(error).__name__}"
         if api is None:
             response = json_response({"error": detail}, 500)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from flask import Request, Response
 
+from ..errors import StoreUnavailable
 from ..incoming import body_problem, requested_path
 from ..storage.records import Delivery, JournalEntry
 from ..storage.store import Store
@@ -50,6 +51,8 @@ SUMMARY_DEPTH = 32
 _counter = itertools.count()
 # How long stopping waits for a write under way (a busy store's own timeout).
 STOP_WAIT_SECONDS = 10.0
+# How long the writer waits to try again when the store is out of reach (Redis restarting).
+RETRY_SECONDS = 0.5
 
 ReplyCode = Callable[[Any], Any]
 # What a store raises for a record it cannot encode (an unpaired surrogate is a
@@ -284,15 +287,24 @@ class JournalWriter:
         self.store.trim(JournalEntry, self._limit)
 
     def _run(self) -> None:
+        failing = False  # (an outage is logged once, when it starts and when it ends)
         while not self._stopped:
             self._due.wait()
             time.sleep(self.interval)  # (those that come meanwhile go in the same write)
             self._due.clear()  # (before the entries are taken: a later one sets it again)
             try:
                 self.flush()
-            except Exception:  # the store is busy or gone: try again next interval
+            except Exception as exc:  # the store is busy or gone: the entries wait
                 self._due.set()
-                log.warning("journal entries not written yet", exc_info=True)
+                if not failing:
+                    log.warning("journal entries wait to be written: %s", exc,
+                                exc_info=not isinstance(exc, StoreUnavailable))
+                failing = True
+                time.sleep(RETRY_SECONDS)
+            else:
+                if failing:
+                    log.warning("journal entries written again")
+                failing = False
 
 
 class AnsweringApi(Protocol):

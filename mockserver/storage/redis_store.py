@@ -48,7 +48,7 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnavailable
 from .records import R, Record, record_from_dict, record_to_dict
 from .store import Store, digest_of
 
@@ -284,9 +284,9 @@ class RedisStore(Store):
                 if self._run(_UPDATE, keys, arguments, repeatable=False):
                     return new
                 if time.monotonic() > deadline:
-                    raise StoreError(f"the Redis store at {self._where} is busy: {cls.kind} "
-                                     f"{key!r} kept changing under update for "
-                                     f"{BUSY_TIMEOUT_SECONDS:g} s")
+                    raise StoreUnavailable(f"the Redis store at {self._where} is busy: "
+                                           f"{cls.kind} {key!r} kept changing under update "
+                                           f"for {BUSY_TIMEOUT_SECONDS:g} s")
                 # Another process wrote between our read and our write: let it finish, and
                 # the others that lost as well read again at different times.
                 lost += 1
@@ -387,10 +387,10 @@ class RedisStore(Store):
                 return call()
             except RedisConnectionError as exc:
                 if attempt == 2 or not repeatable:
-                    raise StoreError(f"the Redis store at {self._where} is unreachable: "
-                                     f"{exc}") from exc
+                    raise StoreUnavailable(f"the Redis store at {self._where} is unreachable: "
+                                           f"{exc}") from exc
             except RedisTimeoutError as exc:
-                raise StoreError(f"the Redis store at {self._where} did not answer within "
+                raise StoreUnavailable(f"the Redis store at {self._where} did not answer within "
                                  f"{REPLY_TIMEOUT_SECONDS:g} s") from exc
             except RedisError as exc:
                 raise StoreError(f"the Redis store at {self._where} failed: {exc}") from exc

@@ -184,6 +184,11 @@ class VendorApi(ABC):
         """The vendor's answer to a path it has no operation at (404), or a method its path
         does not take (405)."""
 
+    @abstractmethod
+    def unavailable(self, detail: str) -> VendorError:
+        """The vendor's answer, with HTTP 503, when the mock cannot serve for now: its store
+        (Redis) is out of reach."""
+
     def finish(self, response: Response) -> Response:
         """Last touch on every response of this vendor (e.g. a log-id header)."""
         return response

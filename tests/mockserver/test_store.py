@@ -184,15 +184,6 @@ def open_store(tmp_path: Path) -> Iterator[Callable[[], SqliteStore]]:
         sqlite_store.close()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the session, started when a test first asks for it."""
-    program = require_redis_server()
-    require_redis_client()
-    with RedisServer(program, tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
 @pytest.fixture
 def open_redis(redis_server: RedisServer) -> Iterator[Callable[..., RedisStore]]:
     """Open RedisStores on a prefix of this test's own (or on ``prefix``, ``url``), as replicas

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,58 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _support import GEWE_APP_ID, GEWE_HEADERS, free_port, taken_port
+from _support import (
+    GEWE_APP_ID,
+    GEWE_HEADERS,
+    Running,
+    assert_refused_in_one_line,
+    free_port,
+    mock,
+    taken_port,
+)
 
 GEWE_BODY = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
              "imgUrl": "http://dummyimage.com/40x30"}
-# What keeps root from writing where the permission bits say no (as for any other user).
-WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
-
-
-def mock(*args: str, as_a_user: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mockserver`` to its end (it ends at once on a refusal), on any free
-    port unless one is given."""
-    if args[0] == "serve" and "--port" not in args:
-        args = (*args, "--port", "0")
-    prefix = []
-    if as_a_user and os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv, which would make root obey modes")
-        prefix = WITHOUT_ROOTS_OVERRIDE
-    return subprocess.run([*prefix, sys.executable, "-m", "mockserver", *args],
-                          capture_output=True, text=True, timeout=60)
-
-
-def assert_refused_in_one_line(run: subprocess.CompletedProcess[str], starts: str) -> None:
-    assert run.returncode == 2, run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
-    [line] = run.stderr.splitlines()
-    assert line.startswith(f"chatimg-mock: {starts}"), line
-
-
-class Running:
-    """``python -m mockserver serve`` in the background, its output read line by line."""
-
-    def __init__(self, *args: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.banner = [self.line() for _ in range(2)]
-        while self.line() != "}":  # the credentials, as JSON
-            pass
-
-    def line(self) -> str:
-        line = self.process.stdout.readline()  # type: ignore[union-attr]
-        assert line, "the mock ended"
-        return line.rstrip("\n")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.communicate(timeout=30)
-
-
 @pytest.fixture
 def running() -> Iterator[list[Running]]:
     started: list[Running] = []

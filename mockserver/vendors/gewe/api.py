@@ -22,6 +22,7 @@ from ...storage.records import ImageMessage, StoredImage, image_key
 from ..base import Call, Handler, MessageOfImage, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image, message_of_image, new_image, new_msg_ids
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
+from ..wechat.replies import NO_ROUTE, UNAVAILABLE
 from ..wechat.user_side import user_sends_image
 from .image_sources import ImageSourceError, image_bytes_for_url
 from .settings import GeweConfig, GeweDevice
@@ -30,7 +31,6 @@ TOKEN_HEADER = "X-GEWE-TOKEN"
 OK_MSG = "操作成功"
 SEND_FAILED = "发送消息失败"
 DOWNLOAD_FAILED = "下载图片失败"
-NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method
 # downloadImage type -> the stored copy, and its name in failure texts
 DOWNLOAD_TYPES = {1: ("hd", "高清"), 2: ("normal", "常规"), 3: ("thumb", "缩略")}
 # operation -> (the action that failed, the XML parse failure), as GeWe words them
@@ -176,6 +176,9 @@ class GeweApi(VendorApi):
 
     def no_route(self, status: int, detail: str) -> GeweError:
         return GeweError(f"{NO_ROUTE[status == 405]}: {detail}", status=status)
+
+    def unavailable(self, detail: str) -> GeweError:
+        return GeweError(f"{UNAVAILABLE}: {detail}", status=503)
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> GeweError:
         if problem.missing and problem.field:

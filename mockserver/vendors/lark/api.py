@@ -129,6 +129,10 @@ class LarkApi(VendorApi):
         invalid = 230001 if operation and operation.operation_id == "sendMessage" else 234001
         return self.error(invalid, field_violations=[violation])
 
+    def unavailable(self, detail: str) -> LarkError:
+        # (Lark's gateway answers its own failures with the HTTP status as the code, as 404.)
+        return LarkError(503, 503, f"service unavailable: {detail}", log_id())
+
     def no_route(self, status: int, detail: str) -> LarkError:
         # Lark's gateway routes by method and path: any miss is its "404 page not found".
         return LarkError(404, 404, "404 page not found", log_id())

@@ -19,11 +19,11 @@ from ...storage.records import ImageMessage, StoredImage
 from ..base import Call, Handler, MessageOfImage, VendorApi, credential_in, json_response
 from ..wechat.cdn import find_image, message_of_image
 from ..wechat.message_xml import ImageXmlError, parse_image_xml
+from ..wechat.replies import NO_ROUTE, UNAVAILABLE
 from ..wechat.user_side import user_sends_image
 from .settings import WidConfig
 
 FAILED = "失败"
-NO_ROUTE = ("接口不存在", "请求方法不支持")  # no API at the path / not with this method
 # getMsgImg type -> the stored copy (the public document's optional field)
 IMAGE_TYPES = {0: "normal", 1: "hd"}
 
@@ -105,6 +105,9 @@ class WidApi(VendorApi):
 
     def no_route(self, status: int, detail: str) -> WidError:
         return WidError(f"{NO_ROUTE[status == 405]}: {detail}", status=status)
+
+    def unavailable(self, detail: str) -> WidError:
+        return WidError(f"{UNAVAILABLE}: {detail}", status=503)
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> WidError:
         if problem.missing and problem.field:

@@ -1,0 +1,156 @@
+"""State in Redis as a user asks for it (``--store``, ``$CHATIMG_STORE``, ``store:``), and a
+Redis out of reach as the bots see it: 503 in each vendor's envelope, then service again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _redis import RedisServer, require_redis_client, require_redis_server
+from _support import (
+    GEWE_API,
+    GEWE_APP_ID,
+    GEWE_HEADERS,
+    W_ID,
+    WID_HEADERS,
+    Running,
+    ServedMock,
+    assert_refused_in_one_line,
+    free_port,
+    lark_auth,
+    mock,
+)
+
+from mockserver import LiveServer, MockConfig
+from mockserver.errors import ConfigError
+
+GEWE_BODY = {"appId": GEWE_APP_ID, "toWxid": "wxid_friend01",
+             "imgUrl": "http://dummyimage.com/40x30"}
+
+
+# --- asking for it ---------------------------------------------------------------------------
+
+def test_the_store_and_its_prefix_come_from_the_environment() -> None:
+    config = MockConfig.load(env={"CHATIMG_STORE": "redis://:pw@10.0.0.5:6380/3",
+                                  "CHATIMG_STORE_PREFIX": "team-a:"})
+    assert (config.store, config.store_prefix) == ("redis://:pw@10.0.0.5:6380/3", "team-a:")
+    assert MockConfig().store_prefix == "chatimg:"
+
+
+def test_the_store_comes_from_the_settings_file(tmp_path: Path) -> None:
+    settings = tmp_path / "mock.yaml"
+    settings.write_text("store: rediss://cache.internal:6380/0\nstore_prefix: 'staging:'\n")
+    config = MockConfig.load(settings, env={})
+    assert (config.store, config.store_prefix) == ("rediss://cache.internal:6380/0", "staging:")
+
+
+@pytest.mark.parametrize("where", ["env", "file"])
+def test_a_store_that_is_no_redis_url_is_refused_naming_the_setting(tmp_path: Path,
+                                                                    where: str) -> None:
+    settings = tmp_path / "mock.yaml"
+    settings.write_text("store: postgres://db/mock\n")
+    with pytest.raises(ConfigError, match=r"(CHATIMG_STORE|store) must be a Redis URL"):
+        if where == "env":
+            MockConfig.load(env={"CHATIMG_STORE": "postgres://user:pw@db/mock"})
+        else:
+            MockConfig.load(settings, env={})
+
+
+def test_a_store_and_a_state_dir_together_are_refused(tmp_path: Path) -> None:
+    config = MockConfig(store="redis://127.0.0.1:6379/0", state_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="a Redis store or a state folder, not both"):
+        config.make_store()
+
+
+def test_serve_with_no_redis_url_is_one_line() -> None:
+    assert_refused_in_one_line(mock("serve", "--store", "http://127.0.0.1:6379/0"),
+                               "--store must be a Redis URL")
+
+
+def test_serve_with_a_redis_nobody_runs_is_one_line_without_the_password() -> None:
+    require_redis_client()
+    port = free_port()
+    run = mock("serve", "--store", f"redis://:s3cret@127.0.0.1:{port}/0")
+    assert_refused_in_one_line(run, f"the Redis store at 127.0.0.1:{port}/0 is unreachable")
+    assert "s3cret" not in run.stderr
+
+
+def test_the_start_up_lines_say_which_redis_without_the_password(
+        redis_server: RedisServer) -> None:
+    prefix = redis_server.fresh_prefix()
+    url = redis_server.url(4).replace("redis://", "redis://:hidden@")
+    served = Running("--store", url.replace(":hidden@", "@"), "--store-prefix", prefix)
+    try:
+        assert served.banner[1] == (f"state: in Redis at {redis_server.url(4)}, keys under "
+                                    f"{prefix!r}, shared by every replica given them")
+    finally:
+        served.stop()
+
+
+def test_two_mocks_on_one_redis_with_two_prefixes_share_nothing(
+        redis_server: RedisServer) -> None:
+    first, second = (ServedMock("--store", redis_server.url(), "--store-prefix",
+                                redis_server.fresh_prefix()) for _ in range(2))
+    try:
+        posted = httpx.post(f"{first.url}{GEWE_API}/message/postImage", headers=GEWE_HEADERS,
+                            json=GEWE_BODY).json()
+        assert posted["ret"] == 200, posted
+        listed = [httpx.get(f"{mock.url}/__admin/images").json()["total"]
+                  for mock in (first, second)]
+        assert listed == [1, 0]
+    finally:
+        for served in (first, second):
+            served.stop()
+
+
+# --- Redis out of reach ------------------------------------------------------------------------
+
+def calls(http: httpx.Client) -> dict[str, httpx.Response]:
+    """One call of each vendor and of the admin API."""
+    token = {"Authorization": "Bearer t-not-checked-before-the-store"}
+    return {
+        "gewe": http.post(f"{GEWE_API}/message/postImage", headers=GEWE_HEADERS,
+                          json=GEWE_BODY),
+        "wid": http.post("/getMsgImg", headers=WID_HEADERS,
+                         json={"wId": W_ID, "content": "<msg/>", "msgId": 1, "type": 0}),
+        "lark": http.get("/open-apis/im/v1/images/img_v3_0000", headers=token),
+        "admin": http.get("/__admin/images"),
+    }
+
+
+def envelope(vendor: str, reply: httpx.Response) -> Any:
+    body = reply.json()
+    return {"gewe": lambda: (body["ret"], body["msg"].split(":")[0]),
+            "wid": lambda: (body["code"], body["message"]),
+            "lark": lambda: (body["code"], "log_id" in body["error"]),
+            "admin": lambda: (set(body),)}[vendor]()
+
+
+def test_a_redis_down_is_503_in_each_envelope_and_service_comes_back_by_itself(
+        tmp_path: Path) -> None:
+    require_redis_client()
+    with RedisServer(require_redis_server(), tmp_path) as redis, \
+            LiveServer(MockConfig(store=redis.url())) as served, \
+            httpx.Client(base_url=served.url) as http:
+        auth = lark_auth(http)
+        redis.stop()
+        down = calls(http)
+        assert {vendor: reply.status_code for vendor, reply in down.items()} == dict.fromkeys(
+            down, 503)
+        assert {vendor: reply.headers["Retry-After"] for vendor, reply in down.items()} == \
+            dict.fromkeys(down, "1")
+        assert {vendor: envelope(vendor, reply) for vendor, reply in down.items()} == {
+            "gewe": (503, "服务暂不可用"), "wid": ("1001", down["wid"].json()["message"]),
+            "lark": (503, True), "admin": ({"error"},)}
+        for reply in down.values():  # a clear message: what is down, and where
+            assert f"the Redis store at 127.0.0.1:{redis.port}/0 is unreachable" in reply.text
+        assert "服务暂不可用" in down["wid"].json()["message"]
+
+        redis.start()  # (empty: this Redis keeps nothing across restarts)
+        posted = http.post(f"{GEWE_API}/message/postImage", headers=GEWE_HEADERS,
+                           json=GEWE_BODY)
+        assert posted.json()["ret"] == 200, posted.text
+        assert http.get("/__admin/images").json()["total"] == 1
+        assert lark_auth(http) != auth  # (the old token went with the data)
