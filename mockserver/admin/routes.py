@@ -47,7 +47,7 @@ class AdminApi(VendorApi):
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
-            "getIndex": self.get_index, "getSpec": self.get_spec,
+            "getIndex": self.get_index, "getSpec": self.get_spec, "getStore": self.get_store,
             "resetState": self.reset_state, "getCredentials": self.get_credentials,
             "listImages": self.list_images, "listImagesByAccount": self.list_images_by_account,
             "getStoredImage": self.get_stored_image,
@@ -125,6 +125,12 @@ class AdminApi(VendorApi):
 
     def get_credentials(self, call: Call) -> Response:
         return json_response(self.state.config.credentials())
+
+    def get_store(self, call: Call) -> Response:
+        stores = (self.state.store, self.state.journal_writer.store)
+        counts = [store.round_trips for store in stores if store.round_trips is not None]
+        return json_response({"kind": self.state.store.kind, "shared": self.state.store.shared,
+                              "round_trips": sum(counts) if counts else None})
 
     def list_images(self, call: Call) -> Response:
         return json_response(images.listing(self.state.store, call.valid.query))

@@ -200,6 +200,8 @@ class RedisStore(Store):
     """
 
     shared = True
+    kind = "redis"
+    round_trips: int
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX):
         self.prefix = prefix

@@ -110,6 +110,7 @@ class SqliteStore(Store):
     """
 
     shared = True
+    kind = "sqlite"
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = Path(directory)

@@ -25,6 +25,10 @@ class Store(ABC):
 
     # Whether other processes read and write it too (workers of one server).
     shared: bool = False
+    # What the store is, as the admin API names it.
+    kind: str = "memory"
+    # Requests sent to a store on the network and waited for; None where there is no network.
+    round_trips: int | None = None
 
     def put_blob(self, data: bytes) -> str:
         """Keep ``data``; return its sha256 digest."""

@@ -100,6 +100,9 @@ def test_two_mocks_on_one_redis_with_two_prefixes_share_nothing(
         listed = [httpx.get(f"{mock.url}/__admin/images").json()["total"]
                   for mock in (first, second)]
         assert listed == [1, 0]
+        store = httpx.get(f"{first.url}/__admin/store").json()
+        assert store["kind"] == "redis" and store["shared"] is True
+        assert store["round_trips"] > 0
     finally:
         for served in (first, second):
             served.stop()
