@@ -110,8 +110,13 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     app.wsgi_app = _PathAliases(app.wsgi_app, aliases)  # type: ignore[method-assign]
 
     @app.before_request
-    def start_clock() -> None:
+    def start() -> None:
         g.started = time.perf_counter()
+        state.store.begin_request()
+
+    @app.teardown_request
+    def end(error: BaseException | None) -> None:
+        state.store.end_request()
 
     if config.journal:
         secrets = journal.Secrets(

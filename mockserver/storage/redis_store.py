@@ -6,6 +6,7 @@ Keys, under the store's prefix (``chatimg:`` unless told)::
     order:<kind>     sorted set: record key -> when it was last saved (for "oldest first", trim)
     keys:<kind>      sorted set: record keys, all scored 0, so Redis keeps them in byte order
     sequence         the counter that gives each save its place in ``order:<kind>``
+    generation       the version of the read-mostly kinds: incremented by each write of them
     kinds            set: the kinds this store has held (what ``clear`` removes)
     blobs            hash: sha256 hex digest -> image bytes, each stored once
     <name>:...       the store ``beside(name)`` (the journal), its keys under its own prefix
@@ -18,8 +19,12 @@ concurrent write is never lost and nothing in Redis stays locked if a replica di
 one process take turns at a key (a lock per stripe of keys), so that only other processes can
 make an update read again; one that lost pauses a random fraction of a millisecond first.
 
-Nothing is cached in the process: the kinds read on every call (``READ_MOSTLY_KINDS``) cost a
-round trip each, and a replica sees another's write at once.
+The kinds read on every call and seldom written (``READ_MOSTLY_KINDS``: rules, the clock, the
+signing key of links) are cached in each process, under a version key, ``generation``, that
+every write of them increments. A request begins with one GET of it (``begin_request``): the
+cache serves the request if no replica has written those kinds since it was filled, so a change
+made through any replica holds on every replica from its next request on. Reads outside a
+request (threads of the mock's own) go to Redis.
 
 ``round_trips`` counts what was sent and waited for: a command, a MULTI/EXEC pipeline, or a
 script. The usual counts: ``load``, ``get_blob``, ``save``, ``save_many``, ``delete``,
@@ -49,7 +54,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..errors import StoreError, StoreUnavailable
-from .records import R, Record, record_from_dict, record_to_dict
+from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
 from .store import Store, digest_of
 
 DEFAULT_PREFIX = "chatimg:"
@@ -82,7 +87,8 @@ class _Script:
 
 
 # Lua scripts take their keys in KEYS and the rest in ARGV. Lua's unpack() has a stack limit
-# of some thousands, so long lists go through it in chunks of 1000.
+# of some thousands, so long lists go through it in chunks of 1000. A write of a read-mostly
+# kind is given the generation key last, beyond the keys the script names, and increments it.
 
 # KEYS: sequence, kinds, blobs, then records, order and keys of each kind saved. ARGV: the
 # number of kinds and their names; the number of blobs, and (digest, bytes) of each; then
@@ -106,6 +112,7 @@ for i = at, #ARGV, 3 do
   redis.call('ZADD', KEYS[base + 2], sequence, key)
   redis.call('ZADD', KEYS[base + 3], 0, key)
 end
+if #KEYS > 3 + 3 * kinds then redis.call('INCR', KEYS[#KEYS]) end
 return count
 """)
 
@@ -125,6 +132,7 @@ else
   redis.call('ZREM', KEYS[4], ARGV[2])
   redis.call('ZREM', KEYS[5], ARGV[2])
 end
+if #KEYS > 5 then redis.call('INCR', KEYS[6]) end
 return 1
 """)
 
@@ -163,10 +171,11 @@ for i = 1, #doomed, 1000 do
   redis.call('ZREM', KEYS[3], unpack(doomed, i, last))
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+if #KEYS > 3 then redis.call('INCR', KEYS[4]) end
 return excess
 """)
 
-# KEYS: kinds, blobs. ARGV: the heads of a kind's keys, prefixed. The keys of each kind are
+# KEYS: kinds, blobs, generation. ARGV: the heads of a kind's keys, prefixed. The keys of each kind are
 # named from the kinds set, inside the script, so that no save can come between the reading of
 # that set and the removal (which a standalone Redis allows; a cluster would not).
 # UNLINK: the keys go at once, their memory is freed in the background.
@@ -176,6 +185,7 @@ for i = 1, #kinds do
   redis.call('UNLINK', ARGV[1] .. kinds[i], ARGV[2] .. kinds[i], ARGV[3] .. kinds[i])
 end
 redis.call('UNLINK', KEYS[1], KEYS[2])
+redis.call('INCR', KEYS[3])
 return #kinds
 """)
 
@@ -202,6 +212,9 @@ class RedisStore(Store):
     shared = True
     kind = "redis"
     round_trips: int
+    _cached: dict[tuple[str, str | None], Any]  # (kind, key or None for all) -> what was read
+    _cached_at: int | None  # the generation the cache holds
+    _local: threading.local  # this thread's request: the generation it began at
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX):
         self.prefix = prefix
@@ -210,6 +223,7 @@ class RedisStore(Store):
         self._adopt_this_process()
         self._kind_keys: dict[str, _KindKeys] = {}
         self._sequence = f"{prefix}sequence"
+        self._generation = f"{prefix}generation"
         self._kinds = f"{prefix}kinds"
         self._blobs = f"{prefix}blobs"
         try:
@@ -262,16 +276,23 @@ class RedisStore(Store):
             arguments += [digest, data]
         for kind, key, body in rows:
             arguments += [position[kind], key, body]
-        self._run(_SAVE, keys, arguments)
+        self._run(_SAVE, self._versioned(keys, *kinds), arguments)
 
     def load(self, cls: type[R], key: str) -> R | None:
+        if cls.kind in READ_MOSTLY_KINDS:
+            return cast("R | None", self._through_cache(cls.kind, key,
+                                                        lambda: self._load(cls, key)))
+        return self._load(cls, key)
+
+    def _load(self, cls: type[R], key: str) -> R | None:
         body = self._field(self._keys_of(cls.kind).records, key.encode())
         return None if body is None else _decode(cls, body)
 
     def update(self, cls: type[R], key: str, change: Callable[[R | None], R | None]) -> R | None:
         of_kind = self._keys_of(cls.kind)
         field = key.encode()
-        keys = [self._sequence, self._kinds, of_kind.records, of_kind.order, of_kind.keys]
+        keys = self._versioned([self._sequence, self._kinds, of_kind.records, of_kind.order,
+                                of_kind.keys], cls.kind)
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         lost = 0  # writes lost to other processes
         with self._update_lock(cls.kind, key):
@@ -302,11 +323,18 @@ class RedisStore(Store):
             pipeline.hdel(of_kind.records, field)
             pipeline.zrem(of_kind.order, field)
             pipeline.zrem(of_kind.keys, field)
+            for generation in self._versioned([], cls.kind):
+                pipeline.incr(generation)
             pipeline.execute()
 
         self._send(remove)
 
     def records(self, cls: type[R]) -> list[R]:
+        if cls.kind in READ_MOSTLY_KINDS:
+            return list(self._through_cache(cls.kind, None, lambda: self._records(cls)))
+        return self._records(cls)
+
+    def _records(self, cls: type[R]) -> list[R]:
         of_kind = self._keys_of(cls.kind)
         bodies = self._run(_RECORDS, [of_kind.records, of_kind.order], [])
         return [_decode(cls, body) for body in bodies if body is not None]
@@ -334,13 +362,47 @@ class RedisStore(Store):
 
     def trim(self, cls: type[R], keep: int) -> int:
         of_kind = self._keys_of(cls.kind)
-        gone: int = self._run(_TRIM, [of_kind.records, of_kind.order, of_kind.keys],
-                              [max(0, keep)])
+        gone: int = self._run(_TRIM, self._versioned(
+            [of_kind.records, of_kind.order, of_kind.keys], cls.kind), [max(0, keep)])
         return gone
 
     def clear(self) -> None:
-        self._run(_CLEAR, [self._kinds, self._blobs],
+        self._run(_CLEAR, [self._kinds, self._blobs, self._generation],
                   [f"{self.prefix}{head}" for head in _HEADS])
+        self._local.generation = None
+
+    # --- the per-process cache of the read-mostly kinds --------------------------------------
+
+    def begin_request(self) -> None:
+        self._local.generation = int(self._send(lambda: self._client.get(self._generation))
+                                     or 0)
+
+    def end_request(self) -> None:
+        self._local.generation = None
+
+    def _versioned(self, keys: list[Any], *kinds: str) -> list[Any]:
+        """The keys of a write, with the generation key last if it writes a read-mostly kind
+        (its script increments it). This request's reads go to Redis from then on: the cache
+        may hold what the write changed."""
+        if READ_MOSTLY_KINDS.isdisjoint(kinds):
+            return keys
+        self._local.generation = None
+        return [*keys, self._generation]
+
+    def _through_cache(self, kind: str, key: str | None, read: Callable[[], T]) -> T:
+        generation = getattr(self._local, "generation", None)
+        if generation is None:  # (not in a request: read as it is now)
+            return read()
+        with self._cache_lock:
+            if self._cached_at != generation:
+                self._cached, self._cached_at = {}, generation
+            if (kind, key) in self._cached:
+                return cast(T, self._cached[kind, key])
+        value = read()  # (never older than ``generation``: read after it)
+        with self._cache_lock:
+            if self._cached_at == generation:
+                self._cached[kind, key] = value
+        return value
 
     def beside(self, name: str) -> RedisStore:
         """The store under ``<prefix><name>:``, with connections of its own."""
@@ -414,6 +476,9 @@ class RedisStore(Store):
         the child. (redis-py gives a forked child connections of its own.)"""
         self._pid = os.getpid()
         self._count_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._cached, self._cached_at = {}, None
+        self._local = threading.local()
         self._update_locks = [threading.Lock() for _ in range(UPDATE_STRIPES)]
 
 

@@ -30,6 +30,13 @@ class Store(ABC):
     # Requests sent to a store on the network and waited for; None where there is no network.
     round_trips: int | None = None
 
+    def begin_request(self) -> None:  # noqa: B027 (not abstract: most stores need nothing)
+        """A request begins: a store that caches what every call reads across processes
+        checks its cache here, once per request."""
+
+    def end_request(self) -> None:  # noqa: B027
+        """The request is over (reads of this thread go to the store again)."""
+
     def put_blob(self, data: bytes) -> str:
         """Keep ``data``; return its sha256 digest."""
         self.save_many((), (data,))

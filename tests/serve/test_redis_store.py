@@ -3,6 +3,7 @@ Redis out of reach as the bots see it: 503 in each vendor's envelope, then servi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,64 @@ def test_a_redis_down_is_503_in_each_envelope_and_service_comes_back_by_itself(
         assert posted.json()["ret"] == 200, posted.text
         assert http.get("/__admin/images").json()["total"] == 1
         assert lark_auth(http) != auth  # (the old token went with the data)
+
+
+# --- what each replica caches ------------------------------------------------------------------
+
+@pytest.fixture
+def two_replicas(redis_server: RedisServer) -> Iterator[list[Any]]:
+    """Two apps on one Redis and one prefix, as two replicas are (in this process: their
+    store's round trips can be counted)."""
+    from mockserver.http.app import create_app, mock_state
+    from mockserver.storage.redis_store import RedisStore
+
+    prefix = redis_server.fresh_prefix()
+    apps = [create_app(MockConfig(), store=RedisStore(redis_server.url(), prefix))
+            for _ in range(2)]
+    yield apps
+    for app in apps:
+        mock_state(app).close()
+
+
+def round_trips(app: Any) -> int:
+    from mockserver.http.app import mock_state
+
+    counted: int = mock_state(app).store.round_trips
+    return counted
+
+
+def post_image(client: Any) -> Any:
+    return client.post(f"{GEWE_API}/message/postImage", headers=GEWE_HEADERS,
+                       json=GEWE_BODY).get_json()
+
+
+def test_a_rule_armed_through_one_replica_holds_on_the_other_at_its_next_call(
+        two_replicas: list[Any]) -> None:
+    first, second = (app.test_client() for app in two_replicas)
+    assert post_image(second)["ret"] == 200  # (its cache now holds "no rules")
+    armed = first.post("/__admin/rules", json={"operation": "postImage", "times": 1,
+                                                "error": "wechat_offline"})
+    assert armed.status_code == 201, armed.get_data(as_text=True)
+    assert post_image(second)["ret"] == 500  # the rule, at once
+    assert post_image(second)["ret"] == 200  # and once only (times: 1, counted in Redis)
+
+
+def test_the_clock_moved_through_one_replica_is_the_others_clock_at_its_next_call(
+        two_replicas: list[Any]) -> None:
+    first, second = (app.test_client() for app in two_replicas)
+    before = second.get("/__admin/clock").get_json()["now"]
+    first.post("/__admin/clock", json={"advance": 3600})
+    assert second.get("/__admin/clock").get_json()["now"] >= before + 3600
+    first.post("/__admin/reset")
+    assert second.get("/__admin/clock").get_json()["now"] < before + 3600
+
+
+def test_a_call_reads_the_rules_and_the_clock_from_the_cache_with_one_get(
+        two_replicas: list[Any]) -> None:
+    app = two_replicas[0]
+    client = app.test_client()
+    post_image(client)  # (the cache filled)
+    before = round_trips(app)
+    assert post_image(client)["ret"] == 200
+    # One GET of the version key, one script that saves the image and its message.
+    assert round_trips(app) - before == 2
