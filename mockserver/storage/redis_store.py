@@ -28,9 +28,11 @@ request (threads of the mock's own) go to Redis.
 
 ``round_trips`` counts what was sent and waited for: a command, a MULTI/EXEC pipeline, or a
 script. The usual counts: ``load``, ``get_blob``, ``save``, ``save_many``, ``delete``,
-``records``, ``trim`` and ``clear`` 1; ``update`` 2 (2 more per write it lost to another
-writer); ``in_key_order`` 1 per batch of 64, 256, then 1024 records; ``matching`` 1. The
-scripts are loaded with the first PING; one Redis forgot since (a restart) costs one more.
+``records``, ``trim``, ``clear``, ``count_hit`` and ``begin_request`` 1; ``update`` 2 (2
+more per write it lost to another writer); ``in_key_order`` 1 per batch of 64, 256, then 1024
+records; ``matching`` 1; a read-mostly kind's ``load`` or ``records`` 0 in a request whose
+version the cache holds. The scripts are loaded with the first PING; one Redis forgot since (a
+restart) costs one more.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..errors import StoreError, StoreUnavailable
-from .records import READ_MOSTLY_KINDS, R, Record, record_from_dict, record_to_dict
+from .records import READ_MOSTLY_KINDS, R, RateCount, Record, record_from_dict, record_to_dict
 from .store import Store, digest_of
 
 DEFAULT_PREFIX = "chatimg:"
@@ -136,6 +138,27 @@ if #KEYS > 5 then redis.call('INCR', KEYS[6]) end
 return 1
 """)
 
+# KEYS: sequence, kinds, records, order, keys (of RateCount). ARGV: the kind, the counter's
+# name, then (seconds, start) of each window. The RateCount record is read, counted and written
+# as update would, in Redis: no other write can come between. The count of each window.
+_COUNT_HIT = _Script("""
+local body = redis.call('HGET', KEYS[3], ARGV[2])
+local seen = body and cjson.decode(body).windows or {}
+local windows, counts = {}, {}
+for i = 3, #ARGV, 2 do
+  local seconds, start = ARGV[i], tonumber(ARGV[i + 1])
+  local before = seen[seconds]
+  local count = (before and tonumber(before[1]) == start) and tonumber(before[2]) + 1 or 1
+  windows[seconds] = {start, count}
+  counts[#counts + 1] = count
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], cjson.encode({name = ARGV[2], windows = windows}))
+redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[1]), ARGV[2])
+redis.call('ZADD', KEYS[5], 0, ARGV[2])
+return counts
+""")
+
 # KEYS: records, order. The JSON of each record, oldest first.
 _RECORDS = _Script("""
 local keys = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -189,7 +212,7 @@ redis.call('INCR', KEYS[3])
 return #kinds
 """)
 
-_SCRIPTS = (_SAVE, _UPDATE, _RECORDS, _KEY_ORDER, _TRIM, _CLEAR)
+_SCRIPTS = (_SAVE, _UPDATE, _COUNT_HIT, _RECORDS, _KEY_ORDER, _TRIM, _CLEAR)
 
 
 @dataclass(frozen=True)
@@ -314,6 +337,17 @@ class RedisStore(Store):
                 # the others that lost as well read again at different times.
                 lost += 1
                 time.sleep(random.uniform(0, LOST_UPDATE_PAUSE_SECONDS * min(lost, 8)))
+
+    def count_hit(self, name: str, windows: Sequence[tuple[int, int]]) -> list[int]:
+        of_kind = self._keys_of(RateCount.kind)
+        arguments: list[Any] = [RateCount.kind, name.encode()]
+        for seconds, start in windows:
+            arguments += [str(seconds), start]
+        # Not sent again on a lost connection: the hit may have been counted.
+        counts = self._run(_COUNT_HIT, [self._sequence, self._kinds, of_kind.records,
+                                        of_kind.order, of_kind.keys], arguments,
+                           repeatable=False)
+        return [int(count) for count in counts]
 
     def delete(self, cls: type[R], key: str) -> None:
         of_kind, field = self._keys_of(cls.kind), key.encode()

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -366,6 +367,17 @@ def test_matching_a_field_the_record_does_not_have_is_refused(store: Store) -> N
         store.matching(StoredImage, {"colour": "red"})
     with pytest.raises(ValueError, match="has no field size"):
         store.matching(StoredImage, {}, newest_by="size")
+
+
+def test_count_hit_counts_each_window_and_starts_one_afresh(store: Store) -> None:
+    assert store.count_hit("app:op", [(1, 100), (60, 60)]) == [1, 1]
+    assert store.count_hit("app:op", [(1, 100), (60, 60)]) == [2, 2]
+    assert store.count_hit("app:op", [(1, 101), (60, 60)]) == [1, 3]  # a new second
+    assert store.count_hit("other", [(1, 101)]) == [1]
+    assert store.load(RateCount, "app:op") == RateCount("app:op", {"1": [101, 1],
+                                                                    "60": [60, 3]})
+    store.clear()
+    assert store.count_hit("app:op", [(1, 101), (60, 60)]) == [1, 1]
 
 
 def test_first_pages_are_each_groups_newest_and_its_size(store: Store) -> None:
@@ -828,6 +840,15 @@ def test_updates_from_separate_processes_lose_no_increment_on_redis(
     assert store.load(Setting, "counter") == Setting("counter", processes * updates)
 
 
+def test_hits_counted_by_replicas_at_once_are_each_counted_once(
+        open_redis: Callable[..., RedisStore]) -> None:
+    replicas = [open_redis() for _ in range(2)]
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(lambda n: replicas[n % 2].count_hit("app:op", [(1, 5)])[0],
+                               range(200)))
+    assert sorted(counts) == list(range(1, 201))  # (the 50th is the 50th, on any replica)
+
+
 def test_a_clear_racing_saves_leaves_no_record_without_its_blob(
         open_redis: Callable[..., RedisStore]) -> None:
     saver, clearer = open_redis(), open_redis()
@@ -861,6 +882,7 @@ def test_each_operation_costs_the_round_trips_its_module_names(
     assert round_trips_of(store, lambda: store.load(StoredImage, image.key)) == 1
     assert round_trips_of(store, lambda: store.get_blob(digest_of(IMAGE_BYTES))) == 1
     assert round_trips_of(store, lambda: store.update(Setting, "counter", increment)) == 2
+    assert round_trips_of(store, lambda: store.count_hit("app:op", [(1, 7), (60, 0)])) == 1
     assert round_trips_of(store, lambda: store.records(StoredImage)) == 1
     assert round_trips_of(store, lambda: store.matching(StoredImage, {"owner": image.owner},
                                                         newest_by="created_at")) == 1
