@@ -8,7 +8,9 @@ Each (round, operation, server) run starts the server fresh on a free 127.0.0.1 
 its first 200, sets up the operation's data, warms up, drives it with wrk for --duration seconds
 while sampling its RSS, and stops it. Rounds are interleaved (operation by operation, the servers
 in a rotating order) and every ratio is taken against the ceiling measured in the same round, so
-ratios, not absolute req/s, are comparable across runs and machines. See bench/README.md.
+ratios, not absolute req/s, are comparable across runs and machines. A server of replicas
+(mock-redis) gets one wrk per replica, at once, each with an even share of the threads and
+connections. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,16 +43,20 @@ from bench.load import WRK_MISSING, LoadResult, WrkError, find_wrk, run_wrk
 from bench.operations import OPERATIONS, REPO, BenchRequest, Operation, SetupError
 from bench.servers import (
     SERVERS,
+    Deployment,
     RssSampler,
-    RunningServer,
     ServerKind,
     StartError,
     find_prism,
+    find_redis_server,
     stop_all,
     with_command,
 )
 
 CEILING = "ceiling"
+# Seconds to wait before reading a mock's round trips: its journal writes every 10 ms, so the
+# calls just answered have their entries written by then.
+JOURNAL_SETTLE_S = 0.1
 
 
 @dataclass
@@ -60,12 +67,20 @@ class RunOutcome:
     result: LoadResult | None = None
     startup_s: float | None = None
     peak_rss_mb: float | None = None
+    # Requests the server's processes sent to Redis during the measured run (GET /__admin/store
+    # before and after, summed over replicas); None for a server without Redis.
+    round_trips: int | None = None
+    # One wrk's result per replica, when the server has several (``result`` merges them).
+    replica_results: list[LoadResult] = field(default_factory=list)
     error: str | None = None
 
     def to_json(self) -> dict:
         return {"round": self.round, "server": self.server, "operation": self.operation,
                 "startup_s": self.startup_s, "peak_rss_mb": self.peak_rss_mb,
-                "error": self.error, **(self.result.to_json() if self.result else {})}
+                "round_trips": self.round_trips, "error": self.error,
+                **(self.result.to_json() if self.result else {}),
+                **({"replicas": [r.to_json() for r in self.replica_results]}
+                   if self.replica_results else {})}
 
 
 @dataclass
@@ -93,27 +108,100 @@ class Bench:
         label = f"r{number}-{kind.name}-{operation.name}"
         extra_env = {"CHATIMG_CONFIG": self.args.mock_config} if self.args.mock_config else None
         try:
-            with RunningServer.start(kind, self.log_dir, label, operation.spec, self.prism,
-                                     extra_env) as server:
+            with Deployment.start(kind, self.log_dir, label, operation.spec, self.prism,
+                                  extra_env) as deployment:
                 probe = _probe(kind, operation)
                 timeout = self.args.start_timeout or kind.start_timeout
-                outcome.startup_s = server.wait_ready(probe, timeout)
-                with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+                outcome.startup_s = deployment.wait_ready(probe, timeout)
+                urls = deployment.base_urls
+                # (one replica is enough: they share their state, or the errors show they don't)
+                with httpx.Client(base_url=urls[0], timeout=10.0) as client:
                     request = operation.prepare(client) if kind.stateful else operation.fixed()
-                marker = operation.success_marker if kind.envelopes else None
-                request_file = self.log_dir / f"{label}.http"
-                wrk_options = {"threads": self.args.threads, "connections": self.args.connections,
-                               "request_file": request_file}
+                load = SplitLoad(self.wrk, urls, request,
+                                 operation.success_marker if kind.envelopes else None,
+                                 self.args.threads, self.args.connections, self.log_dir / label)
                 if self.args.warmup > 0:
-                    run_wrk(self.wrk, server.base_url, request, marker,
-                            duration=self.args.warmup, **wrk_options)
-                with RssSampler(server.process.pid) as rss:
-                    outcome.result = run_wrk(self.wrk, server.base_url, request, marker,
-                                             duration=self.args.duration, **wrk_options)
+                    load.run(self.args.warmup)
+                before = store_round_trips(urls) if kind.stateful else None
+                with RssSampler(*deployment.pids) as rss:
+                    outcome.result, outcome.replica_results = load.run(self.args.duration)
+                if before is not None:
+                    after = store_round_trips(urls)
+                    outcome.round_trips = None if after is None else after - before
                 outcome.peak_rss_mb = None if rss.peak is None else rss.peak / 2**20
         except (StartError, SetupError, WrkError, httpx.HTTPError, ValueError, KeyError) as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"
         return outcome
+
+
+@dataclass
+class SplitLoad:
+    """One operation's load on a server: one wrk per URL, all at once, each with an even share
+    of the threads and connections, so that replicas are driven round-robin without a balancer
+    in between (one that would be measured too)."""
+
+    wrk: str
+    urls: list[str]
+    request: BenchRequest
+    marker: str | None
+    threads: int
+    connections: int
+    request_stem: Path  # each wrk's raw request goes to STEM.http, or STEM-N.http per replica
+
+    def run(self, duration: float) -> tuple[LoadResult, list[LoadResult]]:
+        """The merged result, and each replica's (none for a single server)."""
+        if len(self.urls) == 1:
+            return self._one(self.urls[0], duration, self.threads, self.connections, ""), []
+        threads, connections = wrk_share(self.threads, self.connections, len(self.urls))
+        with ThreadPoolExecutor(len(self.urls)) as pool:
+            futures = [pool.submit(self._one, url, duration, threads, connections, f"-{n}")
+                       for n, url in enumerate(self.urls, 1)]
+            parts = [future.result() for future in futures]
+        return merged_results(parts), parts
+
+    def _one(self, url: str, duration: float, threads: int, connections: int,
+             suffix: str) -> LoadResult:
+        request_file = self.request_stem.with_name(f"{self.request_stem.name}{suffix}.http")
+        return run_wrk(self.wrk, url, self.request, self.marker, duration=duration,
+                       threads=threads, connections=connections, request_file=request_file)
+
+
+def wrk_share(threads: int, connections: int, parts: int) -> tuple[int, int]:
+    """Each of ``parts`` wrk processes' threads and connections (wrk wants -c >= -t)."""
+    share_threads = max(1, threads // parts)
+    return share_threads, max(share_threads, connections // parts)
+
+
+def merged_results(parts: list[LoadResult]) -> LoadResult:
+    """wrk runs made at once, as one: counts and req/s summed; each latency percentile the
+    highest of the runs', an upper bound on the merged one (wrk's Lua API gives no histogram
+    that could be merged at a bounded cost)."""
+    return LoadResult(
+        requests=sum(p.requests for p in parts), seconds=max(p.seconds for p in parts),
+        rps=sum(p.rps for p in parts), p50_ms=max(p.p50_ms for p in parts),
+        p90_ms=max(p.p90_ms for p in parts), p99_ms=max(p.p99_ms for p in parts),
+        max_ms=max(p.max_ms for p in parts), non2xx=sum(p.non2xx for p in parts),
+        envelope_errors=sum(p.envelope_errors for p in parts),
+        socket_errors=sum(p.socket_errors for p in parts),
+        failure_kinds=_merged_failure_kinds(parts))
+
+
+def store_round_trips(urls: list[str]) -> int | None:
+    """The Redis round trips the mocks at ``urls`` made so far, summed (GET /__admin/store);
+    None when one of them keeps no count (not on Redis, or a mock without the route)."""
+    time.sleep(JOURNAL_SETTLE_S)
+    total = 0
+    try:
+        with httpx.Client(timeout=5.0) as client:
+            for url in urls:
+                reply = client.get(f"{url}/__admin/store")
+                count = reply.json().get("round_trips") if reply.status_code == 200 else None
+                if not isinstance(count, int):
+                    return None
+                total += count
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return total
 
 
 def _probe(kind: ServerKind, operation: Operation) -> BenchRequest:
@@ -130,9 +218,16 @@ def _progress(outcome: RunOutcome, rounds: int) -> None:
         print(f"{head} FAILED {first}", file=sys.stderr, flush=True)
         return
     result = outcome.result
+    per_call = _per_call(outcome.round_trips, result.requests)
     print(f"{head} {result.rps:>8,.0f} req/s  p99 {result.p99_ms:7.1f} ms  "
           f"failed {result.failures:>6}/{result.requests:<7}  start {outcome.startup_s:5.2f} s  "
-          f"RSS {_cell('peak_rss_mb', outcome.peak_rss_mb):>6} MB", file=sys.stderr, flush=True)
+          f"RSS {_cell('peak_rss_mb', outcome.peak_rss_mb):>6} MB"
+          + ("" if per_call is None else f"  Redis RT/call {per_call:.2f}"),
+          file=sys.stderr, flush=True)
+
+
+def _per_call(round_trips: int | None, requests: int) -> float | None:
+    return None if round_trips is None or not requests else round_trips / requests
 
 
 # --- the summary ------------------------------------------------------------------------
@@ -166,10 +261,20 @@ def summarize(outcomes: list[RunOutcome], servers: list[ServerKind],
                     socket_errors=sum(r.socket_errors for r in results),
                     peak_rss_mb=max((o.peak_rss_mb for o in done if o.peak_rss_mb is not None),
                                     default=None),
+                    round_trips_per_call=_round_trips_per_call(done),
                     startup_s=statistics.median(o.startup_s for o in done),
                     failure_kinds=_merged_failure_kinds(results))
             rows.append(row)
     return rows
+
+
+def _round_trips_per_call(done: list[RunOutcome]) -> float | None:
+    """Redis round trips over requests, both summed over the rounds that counted them."""
+    counted = [(o.round_trips, o.result.requests) for o in done
+               if o.round_trips is not None and o.result is not None]
+    if not counted:
+        return None
+    return _per_call(sum(trips for trips, _ in counted), sum(calls for _, calls in counted))
 
 
 def _merged_failure_kinds(results: list[LoadResult]) -> dict[str, dict]:
@@ -185,7 +290,8 @@ COLUMNS = [("server", "server", "<"), ("operation", "operation", "<"), ("req/s",
            ("× ceiling", "ratio", ">"), ("p50 ms", "p50_ms", ">"), ("p99 ms", "p99_ms", ">"),
            ("requests", "requests", ">"), ("non-2xx", "non2xx", ">"),
            ("envelope", "envelope_errors", ">"), ("socket", "socket_errors", ">"),
-           ("peak RSS MB", "peak_rss_mb", ">"), ("start s", "startup_s", ">")]
+           ("peak RSS MB", "peak_rss_mb", ">"), ("start s", "startup_s", ">"),
+           ("Redis RT/call", "round_trips_per_call", ">")]
 
 
 def _cell(key: str, value: object) -> str:
@@ -197,7 +303,7 @@ def _cell(key: str, value: object) -> str:
         return f"{value:.2f}"
     if key in ("p50_ms", "p99_ms", "peak_rss_mb"):
         return f"{value:.1f}"
-    if key == "startup_s":
+    if key in ("startup_s", "round_trips_per_call"):
         return f"{value:.2f}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -334,6 +440,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if prism is None:
             skipped["prism"] = how
             servers = [kind for kind in servers if kind.name != "prism"]
+    if any(kind.redis for kind in servers) and find_redis_server() is None:
+        for kind in servers:
+            if kind.redis:
+                skipped[kind.name] = ("redis-server is not on PATH "
+                                      "(Debian: apt-get install redis-server)")
+                print(f"{kind.name}: skipped: {skipped[kind.name]}", file=sys.stderr, flush=True)
+        servers = [kind for kind in servers if not kind.redis]
     if not servers:
         print("no server left to run", file=sys.stderr)
         return 2
@@ -393,7 +506,8 @@ def _settings(args: argparse.Namespace, servers: list[ServerKind],
             "wrk": f"-t{args.threads} -c{args.connections}", "cpus": os.cpu_count(),
             "load_average": os.getloadavg(), "mock_config": args.mock_config,
             "prism": prism, "operations": [op.name for op in operations],
-            "servers": {kind.name: {"command": kind.command, "description": kind.description}
+            "servers": {kind.name: {"command": kind.command, "description": kind.description,
+                                    "replicas": kind.replicas, "redis": kind.redis}
                         for kind in servers}}
 
 
@@ -441,6 +555,12 @@ def _print_header(args: argparse.Namespace, servers: list[ServerKind],
     for kind in servers:
         command = kind.command.replace("{prism}", shlex.quote(prism or "prism"))
         print(f"  {kind.name:<14} {command}")
+        if kind.replicas > 1:
+            threads, connections = wrk_share(args.threads, args.connections, kind.replicas)
+            print(f"  {'':<14} ×{kind.replicas} replicas, each driven by its own wrk -t{threads} "
+                  f"-c{connections}, all at once")
+        if kind.redis:
+            print(f"  {'':<14} {{store}}: a redis-server of its own on a free port, no persistence")
     print(f"  operations: {', '.join(op.name for op in operations)}", flush=True)
 
 

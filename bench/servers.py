@@ -3,7 +3,9 @@
 ``SERVERS`` is the one place that says how each server is started: change a command line there
 (or with ``run.py --cmd NAME='...'``). Each server runs in its own process group on a free
 127.0.0.1 port with its output in a log file, and is stopped (SIGTERM, then SIGKILL to the whole
-group) when its run ends, whatever happened; ``stop_all`` is the last resort at exit.
+group) when its run ends, whatever happened; ``stop_all`` is the last resort at exit. A
+``Deployment`` is what one run starts: one server, or several replicas of one command and the
+redis-server they share.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class ServerKind:
     name: str
     # Placeholders: {port}, {repo}; {state_dir} is a fresh empty folder for this run;
     # {spec} is specs/<spec>.yaml of the operation (Prism); {prism} is Prism's executable;
-    # {quiet} is --quiet where the mock has it.
+    # {quiet} is --quiet where the mock has it; {store} is the URL of the run's redis-server.
     command: str
     # "GET /path" polled until it answers 200; None: poll with the operation's own request.
     ready: str | None
@@ -52,6 +54,10 @@ class ServerKind:
     # The code the server runs (first on PYTHONPATH, and its cwd): None is the checkout the
     # bench sits in; ``run.py --baseline REV`` points it at an older commit's files.
     source: Path | None = None
+    # Starts a redis-server of its own first (a free port, no persistence): {store} is its URL.
+    redis: bool = False
+    # Copies of ``command`` started together, each on its own port, and driven at once.
+    replicas: int = 1
 
 
 GUNICORN_2_SYNC = "gunicorn -w 2 -b 127.0.0.1:{port}"
@@ -73,6 +79,12 @@ SERVERS: dict[str, ServerKind] = {kind.name: kind for kind in [
     ServerKind("mock-gunicorn", GUNICORN_2_SYNC + " mockserver:create_app()",
                ready="GET /__admin/credentials", stateful=True,
                description="the mock's create_app() under gunicorn 2 sync workers"),
+    # Two replicas, one process each, sharing their state in one redis-server: a mock behind a
+    # load balancer, without the balancer (run.py gives each replica its own wrk).
+    ServerKind("mock-redis", "chatimg-mock serve --store {store} --store-prefix bench: "
+               "--port {port} {quiet}", ready="GET /__admin/credentials", stateful=True,
+               redis=True, replicas=2,
+               description="2 × chatimg-mock serve --store redis://... (state in one Redis)"),
     ServerKind("prism", "{prism} mock {spec} -p {port}", ready=None, stateful=False,
                start_timeout=60.0,
                description=f"{PRISM_PACKAGE} mock, validation on, static examples"),
@@ -80,9 +92,11 @@ SERVERS: dict[str, ServerKind] = {kind.name: kind for kind in [
 
 
 def with_command(kind: ServerKind | None, name: str, command: str) -> ServerKind:
-    """``kind`` started by ``command``; a new name is taken to be a variant of the mock."""
+    """``kind`` started by ``command``; a new name is taken to be a variant of the mock, one
+    that names {store} gets a redis-server."""
     base = kind or replace(SERVERS["mock"], description="")
-    return replace(base, name=name, command=command, description=f"custom: {command}")
+    return replace(base, name=name, command=command, description=f"custom: {command}",
+                   redis=base.redis or "{store}" in command)
 
 
 def free_port() -> int:
@@ -97,6 +111,11 @@ def _executable(name: str) -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which(name)
+
+
+def find_redis_server() -> str | None:
+    """Debian's (or any) ``redis-server`` on PATH."""
+    return shutil.which("redis-server")
 
 
 def find_prism(timeout: float = 300.0) -> tuple[str | None, str]:
@@ -161,11 +180,11 @@ def rss_bytes(pids: list[int]) -> int:
 
 
 class RssSampler:
-    """Samples a process tree's RSS in a thread; ``peak`` is the largest sum seen (bytes), or
-    None without /proc."""
+    """Samples the RSS of process trees in a thread; ``peak`` is the largest sum seen (bytes),
+    or None without /proc."""
 
-    def __init__(self, root: int, interval: float = 0.2) -> None:
-        self.root, self.interval = root, interval
+    def __init__(self, *roots: int, interval: float = 0.2) -> None:
+        self.roots, self.interval = roots, interval
         self.peak: int | None = 0 if os.path.isdir("/proc") else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -180,7 +199,8 @@ class RssSampler:
 
     def _run(self) -> None:
         while self.peak is not None:
-            self.peak = max(self.peak, rss_bytes(process_tree(self.root)))
+            pids = [pid for root in self.roots for pid in process_tree(root)]
+            self.peak = max(self.peak, rss_bytes(pids))
             if self._stop.wait(self.interval):
                 return
 
@@ -211,7 +231,7 @@ class RunningServer:
         env.update(extra_env or {})
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         self._log = open(log_path, "wb")
-        self._started = time.perf_counter()
+        self.spawned_at = time.perf_counter()
         try:
             self.process = subprocess.Popen(argv, cwd=code, env=env, stdin=subprocess.DEVNULL,
                                             stdout=self._log, stderr=subprocess.STDOUT,
@@ -223,11 +243,13 @@ class RunningServer:
 
     @classmethod
     def start(cls, kind: ServerKind, log_dir: Path, label: str, spec: str,
-              prism: str | None, extra_env: dict[str, str] | None = None) -> RunningServer:
+              prism: str | None, extra_env: dict[str, str] | None = None,
+              store: str | None = None) -> RunningServer:
         port = free_port()
         fields = {"port": port, "repo": str(REPO), "spec": str(REPO / "specs" / f"{spec}.yaml"),
                   "prism": prism or "prism", "state_dir": str(log_dir / f"{label}-state"),
-                  "quiet": "--quiet" if _has_quiet(kind.source or REPO) else ""}
+                  "quiet": "--quiet" if _has_quiet(kind.source or REPO) else "",
+                  "store": store or ""}
         if "{state_dir}" in kind.command:
             Path(fields["state_dir"]).mkdir(parents=True, exist_ok=True)
         argv = [part.format(**fields) for part in shlex.split(kind.command)]
@@ -243,7 +265,7 @@ class RunningServer:
 
     def wait_ready(self, probe: BenchRequest, timeout: float) -> float:
         """Seconds from spawn to the first 200 to ``probe``."""
-        deadline = self._started + timeout
+        deadline = self.spawned_at + timeout
         with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
             while True:
                 if self.process.poll() is not None:
@@ -253,7 +275,7 @@ class RunningServer:
                     reply = client.request(probe.method, probe.path, headers=probe.headers,
                                            content=probe.body or None)
                     if reply.status_code == 200:
-                        self.startup_s = time.perf_counter() - self._started
+                        self.startup_s = time.perf_counter() - self.spawned_at
                         return self.startup_s
                 except httpx.TransportError:
                     pass
@@ -291,6 +313,90 @@ class RunningServer:
         finally:
             self._log.close()
             _RUNNING.discard(self)
+
+
+def _answers_ping(port: int) -> bool:
+    """Whether Redis on ``port`` answers PING (in its protocol's plainest form)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(7) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+class Deployment:
+    """What one run of a kind starts: its server, or its replicas and the redis-server they
+    share; use as a context manager so that all of it is always stopped."""
+
+    REDIS_START_TIMEOUT = 10.0
+
+    def __init__(self, kind: ServerKind) -> None:
+        self.kind = kind
+        self.redis: RunningServer | None = None
+        self.replicas: list[RunningServer] = []
+
+    @classmethod
+    def start(cls, kind: ServerKind, log_dir: Path, label: str, spec: str,
+              prism: str | None, extra_env: dict[str, str] | None = None) -> Deployment:
+        deployment = cls(kind)
+        try:
+            store = deployment._start_redis(log_dir, label) if kind.redis else None
+            for number in range(1, kind.replicas + 1):
+                name = label if kind.replicas == 1 else f"{label}-{number}"
+                deployment.replicas.append(
+                    RunningServer.start(kind, log_dir, name, spec, prism, extra_env, store))
+        except BaseException:
+            deployment.stop()
+            raise
+        return deployment
+
+    def _start_redis(self, log_dir: Path, label: str) -> str:
+        """A redis-server on a free port, saving nothing, its folder under ``log_dir``: its URL."""
+        program = find_redis_server()
+        if program is None:
+            raise StartError("redis-server is not on PATH")
+        folder = log_dir / f"{label}-redis"
+        folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        argv = [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
+        self.redis = RunningServer(self.kind, argv, port, log_dir / f"{label}-redis.log")
+        deadline = time.perf_counter() + self.REDIS_START_TIMEOUT
+        while not _answers_ping(port):
+            if self.redis.process.poll() is not None or time.perf_counter() > deadline:
+                raise StartError(f"redis-server did not answer PING on port {port}"
+                                 f"{self.redis.log_tail()}")
+            time.sleep(0.01)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_urls(self) -> list[str]:
+        return [replica.base_url for replica in self.replicas]
+
+    @property
+    def pids(self) -> list[int]:
+        """The root of each process tree: the replicas', and the redis-server's."""
+        servers = [*self.replicas, *([self.redis] if self.redis else [])]
+        return [server.process.pid for server in servers]
+
+    def wait_ready(self, probe: BenchRequest, timeout: float) -> float:
+        """Seconds from the first spawn (the redis-server's, if any) to the last replica's
+        first 200 to ``probe``."""
+        ready_at = [replica.spawned_at + replica.wait_ready(probe, timeout)
+                    for replica in self.replicas]
+        return max(ready_at) - (self.redis or self.replicas[0]).spawned_at
+
+    def stop(self) -> None:
+        """The replicas, then the redis-server; never raises."""
+        for server in [*self.replicas, *([self.redis] if self.redis else [])]:
+            server.stop()
 
 
 def _find_prctl():  # resolved in the parent: a forked child should run as little as possible
