@@ -113,6 +113,8 @@ def create_app(config: MockConfig | None = None, *, store: Store | None = None) 
     def start() -> None:
         g.started = time.perf_counter()
         state.store.begin_request()
+        if state.store.shared:  # (in each worker: its sweeper takes over others' retries)
+            state.deliverer.start_sweeping()
 
     @app.teardown_request
     def end(error: BaseException | None) -> None:

@@ -203,7 +203,11 @@ class Subscription:
 @record
 @dataclass(frozen=True)
 class Delivery:
-    """One callback or event sent to a bot, with every attempt and the bot's answers."""
+    """One callback or event sent to a bot, with every attempt and the bot's answers.
+
+    The schedule and the lease live here too, not in the process that sent it: on a shared
+    store any replica can make the next attempt when the one that made the last has died.
+    Records kept before they were (no such fields) load with the defaults."""
 
     kind: ClassVar[str] = "delivery"
 
@@ -216,6 +220,11 @@ class Delivery:
     created_at: float
     attempts: tuple[Mapping[str, Any], ...] = ()
     state: str = "pending"  # pending, delivered, failed
+    timeout_seconds: float = 5.0  # how long an attempt waits for the bot, whoever makes it
+    retry_index: int = 0  # the attempt of the schedule due next: 0 the first, n the n-th retry
+    next_attempt_at: float | None = None  # when it is due (epoch seconds); None: none is
+    claimed_by: str = ""  # the attempt under way (its process, and its number there), or ""
+    claimed_until: float = 0.0  # when its lease ends (epoch seconds): others may then claim it
 
     @property
     def key(self) -> str:

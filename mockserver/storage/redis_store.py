@@ -40,11 +40,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import operator
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -57,7 +58,7 @@ from redis.retry import Retry
 
 from ..errors import StoreError, StoreUnavailable
 from .records import READ_MOSTLY_KINDS, R, RateCount, Record, record_from_dict, record_to_dict
-from .store import Store, digest_of
+from .store import Store, check_fields, digest_of
 
 DEFAULT_PREFIX = "chatimg:"
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -159,6 +160,29 @@ redis.call('ZADD', KEYS[5], 0, ARGV[2])
 return counts
 """)
 
+# KEYS: records, order. ARGV: (field, its value as JSON) pairs. The JSON of each record whose
+# fields have those values, oldest first: only those cross the network.
+_MATCHING = _Script("""
+local wanted = {}
+for i = 1, #ARGV, 2 do wanted[ARGV[i]] = cjson.decode(ARGV[i + 1]) end
+local keys = redis.call('ZRANGE', KEYS[2], 0, -1)
+local found = {}
+for i = 1, #keys, 1000 do
+  local chunk = redis.call('HMGET', KEYS[1], unpack(keys, i, math.min(i + 999, #keys)))
+  for j = 1, #chunk do
+    local body = chunk[j]
+    if body then
+      local record, keep = cjson.decode(body), true
+      for name, value in pairs(wanted) do
+        if record[name] ~= value then keep = false break end
+      end
+      if keep then found[#found + 1] = body end
+    end
+  end
+end
+return found
+""")
+
 # KEYS: records, order. The JSON of each record, oldest first.
 _RECORDS = _Script("""
 local keys = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -212,7 +236,7 @@ redis.call('INCR', KEYS[3])
 return #kinds
 """)
 
-_SCRIPTS = (_SAVE, _UPDATE, _COUNT_HIT, _RECORDS, _KEY_ORDER, _TRIM, _CLEAR)
+_SCRIPTS = (_SAVE, _UPDATE, _COUNT_HIT, _MATCHING, _RECORDS, _KEY_ORDER, _TRIM, _CLEAR)
 
 
 @dataclass(frozen=True)
@@ -372,6 +396,24 @@ class RedisStore(Store):
         of_kind = self._keys_of(cls.kind)
         bodies = self._run(_RECORDS, [of_kind.records, of_kind.order], [])
         return [_decode(cls, body) for body in bodies if body is not None]
+
+    def matching(self, cls: type[R], where: Mapping[str, Any], *, newest_by: str | None = None,
+                 offset: int = 0, limit: int | None = None) -> tuple[list[R], int]:
+        if cls.kind in READ_MOSTLY_KINDS or not where or not all(
+                isinstance(value, str | bool | None) for value in where.values()):
+            # (cached, all of them, or values Lua's numbers might not compare exactly)
+            return super().matching(cls, where, newest_by=newest_by, offset=offset,
+                                    limit=limit)
+        check_fields(cls, [*where, *([newest_by] if newest_by else [])])
+        of_kind = self._keys_of(cls.kind)
+        arguments = [item for name, value in where.items()
+                     for item in (name, _ENCODER.encode(value))]
+        chosen = [_decode(cls, body) for body in self._run(
+            _MATCHING, [of_kind.records, of_kind.order], arguments)]
+        if newest_by is not None:
+            chosen.reverse()  # (a stable sort then puts the last stored first among equals)
+            chosen.sort(key=operator.attrgetter(newest_by), reverse=True)
+        return chosen[offset:None if limit is None else offset + limit], len(chosen)
 
     def in_key_order(self, cls: type[R], *, descending: bool = False,
                      above: str | None = None) -> Iterator[R]:

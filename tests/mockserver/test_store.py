@@ -126,8 +126,10 @@ def delivery() -> Delivery:
         body='{"TypeName":"AddMsg","Data":{"NewMsgId":8992614056172360123}}',
         headers={"Content-Type": "application/json; charset=utf-8"},
         message_key="gewe:8992614056172360123", created_at=1795692448.5,
-        attempts=({"at": 1795692448.6, "status": 200, "body": "ok", "error": None,
-                   "ms": 3.2, "replay": False},), state="delivered")
+        attempts=({"at": 1795692448.6, "status": 500, "body": "busy", "error": None,
+                   "ms": 3.2, "replay": False},), state="pending", timeout_seconds=2.5,
+        retry_index=1, next_attempt_at=1795692449.625, claimed_by="4242-0a1b2c3d-7",
+        claimed_until=1795692457.125)
 
 
 def lark_message() -> LarkMessage:
