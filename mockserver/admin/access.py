@@ -20,13 +20,16 @@ REFUSED = (f"the admin routes need the {ADMIN_TOKEN_HEADER} header (in a browser
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def check_token(request: Request, token: str, *, link: bool) -> None:
+def check_token(request: Request, token: str, *, link: bool,
+                public_url: str | None = None) -> None:
     """AdminError 401 unless ``request`` carries ``token`` (compared in constant time): in the
     link's parameter when the route takes one (``link``) and it is given, which is then judged
     alone; else in the header, or in the cookie.
 
     A cookie goes with any request the browser makes to the mock, even one another page
-    caused: a change (not a GET) made with it must come from the mock's own origin."""
+    caused: a change (not a GET) made with it must come from the mock's own origin: the one
+    the request names, or ``public_url`` (behind a proxy that ends TLS, the page's origin is
+    https while the mock is called over http)."""
     if link and LINK_PARAMETER in request.args:
         if not credential_in(request.args[LINK_PARAMETER], (token,)):
             raise AdminError(401, REFUSED)
@@ -38,7 +41,7 @@ def check_token(request: Request, token: str, *, link: bool) -> None:
         raise AdminError(401, REFUSED)
     origin = request.headers.get("Origin")
     if request.method not in SAFE_METHODS and origin is not None \
-            and origin != request_origin(request):
+            and origin not in (request_origin(request), public_url):
         raise AdminError(401, f"the admin token's cookie is taken only from pages of the mock "
                               f"itself, not from {origin}; {REFUSED}")
 

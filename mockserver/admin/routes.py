@@ -65,7 +65,8 @@ class AdminApi(VendorApi):
     def admit(self, operation: Operation, request: Request) -> None:
         token = self.state.config.admin_token
         if token and operation.path.startswith(ADMIN_PREFIX):
-            check_token(request, token, link=operation.operation_id == DASHBOARD)
+            check_token(request, token, link=operation.operation_id == DASHBOARD,
+                        public_url=self.state.config.public_url)
 
     def rejection(self, operation: Operation | None, problem: RequestProblem) -> AdminError:
         return AdminError(400, problem.detail)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -260,6 +260,20 @@ def test_a_change_with_the_cookie_must_come_from_the_mocks_own_pages(
     with_the_header = guarded.post("/__admin/clock", json={"advance": 1}, headers={
         "X-Chatimg-Admin-Token": ADMIN_TOKEN, "Origin": "http://127.0.0.1:1"})
     assert with_the_header.status_code == 200
+
+
+def test_behind_a_proxy_that_ends_tls_the_public_url_is_the_mocks_own_origin(
+        configured: Callable[[MockConfig], LiveServer]) -> None:
+    public = "https://mock.staging.example"
+    served = configured(MockConfig(admin_token=ADMIN_TOKEN, public_url=public))
+    cookie = {"Cookie": f"chatimg_admin_token={ADMIN_TOKEN}"}
+    with client_of(served) as http:
+        from_the_page = http.post("/__admin/clock", json={"advance": 1},
+                                  headers={**cookie, "Origin": public})
+        assert from_the_page.status_code == 200, from_the_page.text
+        foreign = http.post("/__admin/clock", json={"advance": 1},
+                            headers={**cookie, "Origin": "https://elsewhere.example"})
+        assert foreign.status_code == 401
 
 
 def test_the_cookie_is_compared_in_constant_time(guarded: httpx.Client,
