@@ -1,6 +1,6 @@
 """A real Redis for the tests: redis-server from the system, on a free loopback port, without
-persistence, in a folder of its own; each test takes a fresh key prefix in it, so one
-server serves a whole session and no test sees another's keys.
+persistence (unless a test asks for it), in a folder of its own; each test takes a fresh key
+prefix in it, so one server serves a whole session and no test sees another's keys.
 
 Without redis-server the tests that need it skip, or fail where system tools are required
 (``_system.py``); so they do without redis-py, the client, which the test extra brings.
@@ -33,13 +33,21 @@ def require_redis_client() -> None:
     require_python_module("redis", "redis (redis-py)")
 
 
+# Every write on disk before Redis acknowledges it: a restart keeps all it acknowledged.
+PERSISTENCE = ("--appendonly", "yes", "--appendfsync", "always")
+NO_PERSISTENCE = ("--appendonly", "no")
+
+
 class RedisServer:
     """One redis-server on 127.0.0.1, started by ``start`` (or ``with``) and stopped by
-    ``stop``; ``start`` again brings it back on the same port, empty, as after a crash."""
+    ``stop``; ``start`` again brings it back on the same port: empty, as after a crash, or,
+    when ``persistent``, with every write it acknowledged (kept in an append-only file in
+    ``directory``)."""
 
-    def __init__(self, program: str, directory: Path) -> None:
+    def __init__(self, program: str, directory: Path, *, persistent: bool = False) -> None:
         self.program = program
         self.directory = directory
+        self.persistent = persistent
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._prefixes = itertools.count(1)
@@ -82,8 +90,9 @@ class RedisServer:
         with open(self.directory / "redis.log", "ab") as log:
             self._process = subprocess.Popen(
                 [self.program, "--port", str(port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-                 "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT)
+                 "--save", "", *(PERSISTENCE if self.persistent else NO_PERSISTENCE),
+                 "--dir", str(self.directory), "--daemonize", "no"],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and self._process.poll() is None:
             if _answers_ping(port):

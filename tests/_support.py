@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -255,14 +256,16 @@ class RecordingBot:
 
 class ServedMock:
     """``python -m mockserver serve --quiet`` in a subprocess on a free port, as users run it;
-    ready once it answers."""
+    ready once it answers. Its output goes to a file (a pipe nobody reads while it serves
+    would fill, and hold it up)."""
 
     def __init__(self, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._output = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockserver", "serve", "--quiet", "--port", str(self.port),
-             *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             *options], stdout=self._output, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -276,10 +279,13 @@ class ServedMock:
         """Stop it; what it printed."""
         self.process.terminate()
         try:
-            output, _ = self.process.communicate(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
+            self.process.wait()
+        self._output.seek(0)
+        output = self._output.read()
+        self._output.close()
         return output
 
 

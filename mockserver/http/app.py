@@ -9,6 +9,7 @@ never with Flask's HTML pages or a bare 500.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 # A line per call (``serve`` shows it unless --quiet): method, path, status, vendor code, ms.
 REQUEST_LOG = logging.getLogger("mockserver.requests")
 UNAVAILABLE_RETRY_SECONDS = 1  # Retry-After of a 503: Redis restarts in about that long
+# A store out of reach is logged once in this long, not at every call it fails.
+OUTAGE_LOG_SECONDS = 10.0
 JSON_LOGGED_BYTES = 64 * 1024
 
 
@@ -307,10 +310,12 @@ def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi | None, Ope
     """A bug of the mock still answers in the vendor's envelope, and is logged with its trace;
     a store out of reach (Redis restarting) is no bug: 503 in that envelope, try again soon."""
 
+    outage = _SeldomLog(OUTAGE_LOG_SECONDS)
+
     def handle(error: Exception) -> Response:
         api, operation = route_of()
         if isinstance(error, StoreUnavailable):
-            log.warning("%s %s: %s", request.method, request.path, error)
+            outage.warning("%s %s: %s", request.method, request.path, error)
             detail = f"the mock cannot serve for now: {error}"
             response = (json_response({"error": detail}, 503) if api is None
                         else api.finish(api.unavailable(detail).to_response()))
@@ -329,3 +334,24 @@ def _unexpected_error_handler(route_of: Callable[[], tuple[VendorApi | None, Ope
         return response
 
     return handle
+
+
+class _SeldomLog:
+    """A warning logged at most once in ``seconds``; the next says how many were left out."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._last = -seconds
+        self._left_out = 0
+        self._lock = threading.Lock()
+
+    def warning(self, message: str, *args: object) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._seconds:
+                self._left_out += 1
+                return
+            left_out, self._left_out, self._last = self._left_out, 0, now
+        if left_out:
+            message += f" ({left_out} more since the last such line)"
+        log.warning(message, *args)

@@ -88,13 +88,13 @@ def take(store: Store, api: str, operation: str, context: Callable[[], Mapping[s
     for rule in sorted(rules, key=lambda r: r.created_at):
         if not _applies(rule, api, operation, fields) or not can_apply(rule.action):
             continue
-        taken: list[Rule] = []
+        taken: list[Rule] = []  # what the last try of ``use`` found: the one that was written
 
         def use(current: Rule | None, taken: list[Rule] = taken) -> Rule | None:
-            if current is None:
-                return None  # used up by a concurrent call
-            taken.append(current)
-            if current.remaining is None:
+            # (A store may call this again when another process wrote first: only the
+            # last call counts, so a rule used up meanwhile does not fire once more.)
+            taken[:] = [] if current is None else [current]  # (None: used up by another)
+            if current is None or current.remaining is None:
                 return current
             left = current.remaining - 1
             return None if left == 0 else replace(current, remaining=left)

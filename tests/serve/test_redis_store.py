@@ -133,7 +133,7 @@ def envelope(vendor: str, reply: httpx.Response) -> Any:
 
 
 def test_a_redis_down_is_503_in_each_envelope_and_service_comes_back_by_itself(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     require_redis_client()
     with RedisServer(require_redis_server(), tmp_path) as redis, \
             LiveServer(MockConfig(store=redis.url())) as served, \
@@ -141,6 +141,12 @@ def test_a_redis_down_is_503_in_each_envelope_and_service_comes_back_by_itself(
         auth = lark_auth(http)
         redis.stop()
         down = calls(http)
+        for _ in range(5):
+            calls(http)
+        outage_lines = [record for record in caplog.records
+                        if record.name == "mockserver.http.app" and "unreachable" in
+                        record.getMessage()]
+        assert len(outage_lines) == 1  # (once, not at each of the 24 calls)
         assert {vendor: reply.status_code for vendor, reply in down.items()} == dict.fromkeys(
             down, 503)
         assert {vendor: reply.headers["Retry-After"] for vendor, reply in down.items()} == \
@@ -219,3 +225,35 @@ def test_a_call_reads_the_rules_and_the_clock_from_the_cache_with_one_get(
     assert post_image(client)["ret"] == 200
     # One GET of the version key, one script that saves the image and its message.
     assert round_trips(app) - before == 2
+
+
+def test_a_rule_of_one_time_fires_once_when_replicas_race_for_it(
+        redis_server: RedisServer) -> None:
+    import threading
+
+    from mockserver.runtime import scenarios
+    from mockserver.storage.redis_store import RedisStore
+
+    prefix = redis_server.fresh_prefix()
+    replicas = [RedisStore(redis_server.url(), prefix) for _ in range(2)]
+    try:
+        for _ in range(50):
+            scenarios.arm(replicas[0], operation="postImage",
+                          action={"error": "wechat_offline"}, times=1)
+            start, fired = threading.Barrier(4), []
+
+            def call(store: RedisStore, start: threading.Barrier, fired: list[bool]) -> None:
+                start.wait()
+                directive = scenarios.take(store, "gewe", "postImage", dict, lambda _: True)
+                fired.append(directive is not None)
+
+            threads = [threading.Thread(target=call, args=(replicas[n % 2], start, fired))
+                       for n in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert fired.count(True) == 1  # (a retried update once let two calls have it)
+    finally:
+        for store in replicas:
+            store.close()
