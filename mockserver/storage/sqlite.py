@@ -281,15 +281,16 @@ class SqliteStore(Store):
         if cls.kind in READ_MOSTLY_KINDS:
             return super().first_pages(cls, by, newest_by=newest_by, limit=limit)
         check_fields(cls, [*by, newest_by])
-        group = ", ".join(["json_extract(body, ?)"] * len(by))
-        paths = [f"$.{name}" for name in by]
+        paths = ", ".join(["?"] * len(by))
         connection = self._acquire()
-        try:  # (one pass: each group's rank and size by window functions)
+        try:  # (one pass: each group's rank and size by window functions, each field read once)
             rows = connection.execute(
-                f"SELECT body, total FROM (SELECT body, id, row_number() OVER (PARTITION BY "
-                f"{group} ORDER BY json_extract(body, ?) DESC, id DESC) AS rank, count(*) OVER "
-                f"(PARTITION BY {group}) AS total FROM records WHERE kind = ?) WHERE rank <= ? "
-                f"ORDER BY rank", [*paths, f"$.{newest_by}", *paths, cls.kind, limit]).fetchall()
+                "SELECT body, total FROM (SELECT body, row_number() OVER (PARTITION BY "
+                "grouped ORDER BY newest DESC, id DESC) AS rank, count(*) OVER (PARTITION BY "
+                f"grouped) AS total FROM (SELECT body, id, json_extract(body, {paths}) AS "
+                "grouped, json_extract(body, ?) AS newest FROM records WHERE kind = ?)) "
+                "WHERE rank <= ? ORDER BY rank",
+                [*(f"$.{name}" for name in by), f"$.{newest_by}", cls.kind, limit]).fetchall()
         finally:
             self._idle.append(connection)
         key_of = operator.attrgetter(*by)
