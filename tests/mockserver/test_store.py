@@ -347,6 +347,17 @@ def test_matching_keeps_the_records_whose_fields_have_the_values(store: Store) -
     assert store.matching(StoredImage, {"deleted": False})[1] == 6
 
 
+def test_matching_finds_values_json_escapes_and_not_their_look_alikes(store: Store) -> None:
+    owner = 'wx_群主 "quoted" \\ \u2028'
+    odd = dataclasses.replace(stored_image("3057-odd"), owner=owner)
+    # Another image whose text holds the same "owner":... inside a longer value.
+    near = dataclasses.replace(stored_image("3057-near"), owner=f"{owner}x",
+                               aes_key=f'"owner":"{owner}"')
+    store.save_many([odd, near])
+    assert store.matching(StoredImage, {"owner": owner}) == ([odd], 1)
+    assert store.matching(StoredImage, {"owner": owner, "deleted": False}) == ([odd], 1)
+
+
 def test_matching_newest_first_puts_the_last_stored_first_among_equals(store: Store) -> None:
     images_made(store)
     newest, total = store.matching(StoredImage, {}, newest_by="created_at")
