@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -141,7 +142,6 @@ class Deliverer:
     def __init__(self, state: DeliveryState):
         self._state = state
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatimg-delivery")
-        self._http = httpx.Client()
         self._timers: set[threading.Timer] = set()
         self._closed = False
         self._nonce = secrets.token_hex(4)  # (with the pid: no other process's claims)
@@ -150,6 +150,12 @@ class Deliverer:
         self._sweeper_pid = 0
         self._sweeper_lock = threading.Lock()
         self._stop_sweeping = threading.Event()
+
+    @cached_property
+    def _http(self) -> httpx.Client:
+        """Made at the first attempt: a client loads its certificates (a tenth of a second),
+        which a replica's first request, which starts the sweeper, should not wait for."""
+        return httpx.Client()
 
     def deliver(self, *, vendor: str, url: str, body: bytes, headers: Mapping[str, str],
                 message_key: str, timeout: float, wait: bool = True) -> Delivery:
@@ -355,4 +361,5 @@ class Deliverer:
         for timer in list(self._timers):
             timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._http.close()
+        if "_http" in self.__dict__:
+            self._http.close()
