@@ -50,6 +50,7 @@ class DeliveryState(Protocol):
 
 log = logging.getLogger(__name__)
 ANSWER_TEXT_LIMIT = 500
+DELIVERIES_KEPT = 10_000  # the newest; older ones are dropped (their journal entries stay)
 # How often a deliverer on a shared store looks for attempts nobody made (their replica died).
 SWEEP_SECONDS = 1.0
 # How late an attempt must be before another replica takes it over: its owner, alive, would
@@ -137,10 +138,15 @@ def _due(delivery: Delivery, attempt: int, due_by: float | None) -> bool:
 
 class Deliverer:
     """Sends deliveries from a small thread pool; retries run on timers. On a shared store a
-    sweeper thread also takes over attempts overdue, whose replica died with its timers."""
+    sweeper thread also takes over attempts overdue, whose replica died with its timers.
 
-    def __init__(self, state: DeliveryState):
+    The newest ``keep`` deliveries are kept (a load test makes them by the thousand): each
+    process trims the store after every tenth of ``keep`` it made, as the journal does."""
+
+    def __init__(self, state: DeliveryState, keep: int = DELIVERIES_KEPT):
         self._state = state
+        self._keep = keep
+        self._made = itertools.count(1)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatimg-delivery")
         self._timers: set[threading.Timer] = set()
         self._closed = False
@@ -169,6 +175,8 @@ class Deliverer:
             created_at=self._state.clock.now(), timeout_seconds=timeout, next_attempt_at=now,
             claimed_by=claimer, claimed_until=now + timeout + LEASE_MARGIN_SECONDS)
         self._state.store.save(delivery)
+        if next(self._made) % max(1, self._keep // 10) == 0:
+            self._state.store.trim(Delivery, self._keep)
         self.start_sweeping()
         future = self._pool.submit(self._attempt, delivery.delivery_id, 0, claimer,
                                    delivery.claimed_until, timeout)

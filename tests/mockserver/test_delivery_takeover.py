@@ -253,3 +253,22 @@ def test_a_delivery_kept_before_schedules_and_leases_loads_with_none_due() -> No
             "attempts": [{"status": 200}], "state": "delivered"}
     loaded = record_from_dict(Delivery, kept)
     assert (loaded.next_attempt_at, loaded.claimed_by, loaded.claimed_until) == (None, "", 0.0)
+
+
+def test_the_newest_deliveries_are_kept_and_older_ones_dropped(bot: RecordingBot) -> None:
+    from mockserver.runtime.delivery import Deliverer
+    from mockserver.runtime.state import MockState
+    from mockserver.storage.store import MemoryStore
+
+    state = MockState(MockConfig(), MemoryStore())
+    deliverer = Deliverer(state, keep=20)
+    try:
+        made = [deliverer.deliver(vendor="gewe", url=bot.url, body=b'{"n": %d}' % n,
+                                  headers={}, message_key=f"m{n}", timeout=2).delivery_id
+                for n in range(25)]
+    finally:
+        deliverer.close()
+    kept = {d.delivery_id for d in state.store.records(Delivery)}
+    assert 20 <= len(kept) <= 22  # (trimmed to 20 after every second one)
+    assert made[-1] in kept and made[0] not in kept
+    assert len(bot.requests) == 25  # (each was delivered before it could go)
