@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from _support import free_port
+from _support import free_port, stop_process
 from _system import require_python_module, require_system_tool
 
 START_SECONDS = 10.0
@@ -71,12 +71,7 @@ class RedisServer:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     def __enter__(self) -> RedisServer:
         return self.start()

@@ -165,6 +165,16 @@ def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = 
     return result
 
 
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Ask ``process`` to end; kill it if it has not within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 nobody listens on (bound, then released)."""
     with socket.socket() as probe:
@@ -277,12 +287,7 @@ class ServedMock:
 
     def stop(self) -> str:
         """Stop it; what it printed."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=15)
         self._output.seek(0)
         output = self._output.read()
         self._output.close()

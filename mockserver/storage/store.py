@@ -128,8 +128,6 @@ class Store(ABC):
 
         The default is one ``update``; a store that can count where it keeps the count
         does it in one round trip, without losing a race to another process."""
-        counts: list[int] = []
-
         def count(current: RateCount | None) -> RateCount:
             previous = current.windows if current else {}
             fresh = {}
@@ -140,8 +138,7 @@ class Store(ABC):
 
         counted = self.update(RateCount, name, count)
         assert counted is not None
-        counts += [counted.windows[str(seconds)][1] for seconds, _ in windows]
-        return counts
+        return [counted.windows[str(seconds)][1] for seconds, _ in windows]
 
     @abstractmethod
     def trim(self, cls: type[R], keep: int) -> int:

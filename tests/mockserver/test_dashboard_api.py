@@ -112,16 +112,15 @@ class LarkBot(RecordingBot):
         return super().answer(request, status)
 
 
-@pytest.fixture(scope="module")
-def guarded_server() -> Iterator[LiveServer]:
-    with LiveServer(MockConfig(admin_token=ADMIN_TOKEN)) as server:
-        yield server
+@pytest.fixture
+def guarded_server(configured: Callable[[MockConfig], LiveServer]) -> LiveServer:
+    """A mock with an admin token (started once per module, reset for each test)."""
+    return configured(MockConfig(admin_token=ADMIN_TOKEN))
 
 
 @pytest.fixture
 def guarded(guarded_server: LiveServer) -> Iterator[httpx.Client]:
     """A client of a mock with an admin token, which keeps no cookie between requests."""
-    guarded_server.state.reset()
     with client_of(guarded_server) as client:
         client.cookies = _NoCookies()
         yield client

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -485,16 +485,10 @@ def test_plugin_mock_offers_the_same_journal(chatimg_mock: LiveServer,
 # --- the admin token --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def guarded_server() -> Iterator[LiveServer]:
-    with LiveServer(MockConfig(admin_token=ADMIN_TOKEN)) as server:
-        yield server
-
-
 @pytest.fixture
-def guarded(guarded_server: LiveServer) -> Iterator[httpx.Client]:
-    guarded_server.state.reset()
-    with client_of(guarded_server) as client:
+def guarded(configured: Callable[[MockConfig], LiveServer]) -> Iterator[httpx.Client]:
+    """A client of a mock with an admin token (started once per module, reset each test)."""
+    with client_of(configured(MockConfig(admin_token=ADMIN_TOKEN))) as client:
         yield client
 
 

@@ -37,6 +37,7 @@ from _support import (
     free_port,
     lark_auth,
     receive,
+    stop_process,
 )
 from _system import require_system_tool
 from PIL import Image
@@ -126,12 +127,7 @@ class Nginx:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     def error_log(self) -> str:
         path = self.run_dir / "error.log"

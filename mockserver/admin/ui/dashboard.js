@@ -811,6 +811,10 @@ async function showPlay() {
   for (const form of $$("form.play")) {
     if (form.dataset.ready) continue;
     form.dataset.ready = "1";
+    if (form.dataset.fields) {  // (fields two vendors' forms share)
+      form.append($(`#${form.dataset.fields}`).content.cloneNode(true));
+      $(".account-kind", form).textContent = form.dataset.account;
+    }
     form.append($("#play-image-fields").content.cloneNode(true));
     const f = form.elements;
     fillSelect(f.account || f.app_id, accountsOf(form.dataset.vendor));
